@@ -1,0 +1,77 @@
+// config/config.hpp — one option table for flags, environment, TOML file and docs.
+//
+// Every setting of `tocsin serve` is one row of kOptions: its key (TOML name, dotted for tables:
+// "mattermost.rate_per_second"), its flag ("--listen"), its environment variable
+// ("TOCSIN_LISTEN"), default, and a one-line description. Resolve() applies precedence
+// flag > environment > config file > default, validates every value and reports the first bad
+// one with the key's name (and file:line for the TOML file). Unknown TOML keys are errors.
+// docs/configuration.md is generated from the same table (`tocsin config docs`), and a test keeps
+// them in sync.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+
+namespace tocsin::config {
+
+enum class Source { kDefault, kFile, kEnvironment, kFlag };
+std::string_view SourceName(Source source);
+
+struct Settings {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./var";
+  std::string database;          // "" = SQLite in data_dir; "sqlite:PATH"; "postgres://..."
+  std::string public_url;        // how users reach this service (links in posts); "" = http://<listen>
+  std::string master_key_file;   // "" = <data_dir>/master.key
+  std::string config_file;       // the TOML file, if any
+  std::string log_level = "info";    // trace|debug|info|warn|error
+  std::string log_format = "text";   // text|json
+  int64_t max_event_body = 10 * 1024 * 1024;
+  int64_t max_scan_body = 512LL * 1024 * 1024;
+  int64_t max_json_depth = 64;
+  // Delivery.
+  double mm_rate_per_second = 10;  // 0 = no cap
+  int64_t mm_burst = 20;
+  Millis delivery_ttl{24LL * 3600 * 1000};
+  int64_t delivery_workers = 4;
+  Millis mm_timeout{10000};
+
+  // Where each key's value came from, for `tocsin config show`.
+  std::map<std::string, Source> origins;
+};
+
+struct OptionSpec {
+  std::string key;    // TOML key
+  std::string flag;   // e.g. "--listen" ("" = file/env only)
+  std::string env;    // e.g. "TOCSIN_LISTEN"
+  std::string type;   // "string" | "int" | "number" | "duration" | "size" | "enum:a|b|c"
+  std::string default_text;
+  std::string description;
+};
+
+const std::vector<OptionSpec>& Options();
+
+// Inputs to Resolve(): flag values (keyed by option key, only flags the user gave), the
+// environment (a lookup function so tests need not touch the real one), and the config file path
+// (from --config or TOCSIN_CONFIG; "" = none).
+struct Inputs {
+  std::map<std::string, std::string> flags;
+  std::function<std::optional<std::string>(const std::string&)> getenv;
+  std::string config_file;
+};
+
+Result<Settings> Resolve(const Inputs& inputs);
+
+// "key = value  (source)" lines, secrets none (no option holds a secret).
+std::string Describe(const Settings& settings);
+// The Markdown reference for docs/configuration.md.
+std::string RenderDocs();
+
+}  // namespace tocsin::config
