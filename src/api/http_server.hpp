@@ -10,6 +10,7 @@
 // by the server itself with the SPEC's JSON error shape, without calling the handler.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -1,0 +1,178 @@
+#include "app/app.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "api/api.hpp"
+#include "api/http_server.hpp"
+#include "core/metrics.hpp"
+#include "core/random.hpp"
+#include "core/version.hpp"
+#include "net/http_client.hpp"
+#include "security/crypto.hpp"
+#include "service/auth_service.hpp"
+#include "service/integration_service.hpp"
+#include "store/store.hpp"
+
+namespace tocsin::app {
+
+namespace {
+
+class AppImpl final : public App {
+ public:
+  AppImpl(const config::Settings& settings, const Clock& clock,
+          std::unique_ptr<store::Store> store, security::MasterKey key,
+          mattermost::HttpClientFactory http)
+      : settings_(settings),
+        clock_(clock),
+        store_(std::move(store)),
+        key_(std::move(key)),
+        auth_(*store_, clock_),
+        integrations_(*store_, key_, clock_, std::move(http), settings_.mm_timeout) {}
+
+  Result<void> Init() {
+    auto created = auth_.EnsureAdminToken(settings_.data_dir);
+    if (!created) return Unexpected(created.error());
+    if (*created) admin_token_path_ = **created;
+    api::ServerOptions options;
+    options.listen = settings_.listen;
+    options.body_limit = api::MakeBodyLimit(settings_);
+    server_ = api::MakeHttpServer(
+        options, api::MakeApiHandler({settings_, *store_, auth_, integrations_, metrics_}));
+    return {};
+  }
+
+  Result<void> Start() override { return server_->Start(); }
+  uint16_t Port() const override { return server_->Port(); }
+  void Stop() override {
+    if (server_) server_->Stop(std::chrono::seconds(10));
+  }
+  const std::string& CreatedAdminTokenPath() const override { return admin_token_path_; }
+
+ private:
+  config::Settings settings_;
+  const Clock& clock_;
+  std::unique_ptr<store::Store> store_;
+  security::MasterKey key_;
+  Metrics metrics_;
+  service::AuthService auth_;
+  service::IntegrationService integrations_;
+  std::unique_ptr<api::HttpServer> server_;
+  std::string admin_token_path_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<App>> App::Create(const config::Settings& settings, AppHooks hooks) {
+  InitRandom();
+  std::error_code ec;
+  std::filesystem::create_directories(settings.data_dir, ec);
+  if (ec) {
+    return Fail("invalid_config",
+                "cannot create the data directory " + settings.data_dir + ": " + ec.message(),
+                "choose a writable --data-dir");
+  }
+  std::filesystem::permissions(settings.data_dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  auto key = security::MasterKey::LoadOrCreate(settings.master_key_file, settings.data_dir);
+  if (!key) return Unexpected(key.error());
+  auto store = store::OpenStore(settings.database, settings.data_dir);
+  if (!store) return Unexpected(store.error());
+  const Clock& clock = hooks.clock ? *hooks.clock : SystemClock::Instance();
+  auto http = hooks.http_factory ? hooks.http_factory : [](const net::HttpClientOptions& o) {
+    return net::MakeCurlHttpClient(o);
+  };
+  auto app = std::make_unique<AppImpl>(settings, clock, std::move(*store), std::move(*key),
+                                       std::move(http));
+  if (auto r = app->Init(); !r) return Unexpected(r.error());
+  return std::unique_ptr<App>(std::move(app));
+}
+
+namespace {
+
+// One JSON object per line: {"time","level","msg"}; the message is escaped.
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        msg.time.time_since_epoch()).count();
+    std::string line = "{\"time\":\"" + FormatRfc3339(FromUnixMillis(ms)) + "\",\"level\":\"" +
+                       std::string(spdlog::level::to_string_view(msg.level).data(),
+                                   spdlog::level::to_string_view(msg.level).size()) +
+                       "\",\"msg\":\"";
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      switch (c) {
+        case '"': line += "\\\""; break;
+        case '\\': line += "\\\\"; break;
+        case '\n': line += "\\n"; break;
+        case '\r': line += "\\r"; break;
+        case '\t': line += "\\t"; break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            line += fmt::format("\\u{:04x}", c);
+          } else {
+            line += c;
+          }
+      }
+    }
+    line += "\"}\n";
+    dest.append(line.data(), line.data() + line.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+}  // namespace
+
+void SetupLogging(const std::string& level, const std::string& format) {
+  auto logger = spdlog::stderr_color_mt("tocsin");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+  if (format == "json") {
+    spdlog::set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+  }
+  spdlog::flush_on(spdlog::level::info);
+}
+
+int RunServe(const config::Settings& settings) {
+  // Block the stop signals before any thread starts, so only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  net::GlobalInit();
+
+  auto app = App::Create(settings);
+  if (!app) {
+    spdlog::error("cannot start: {} — {}", app.error().message, app.error().hint);
+    return 1;
+  }
+  if (auto r = (*app)->Start(); !r) {
+    spdlog::error("cannot start: {} — {}", r.error().message, r.error().hint);
+    return 1;
+  }
+  spdlog::info("tocsin {} serving port={} data_dir={} database={}", kVersion, (*app)->Port(),
+               settings.data_dir, settings.database.empty() ? "sqlite (data dir)" : "configured");
+  if (!(*app)->CreatedAdminTokenPath().empty()) {
+    spdlog::info("first start: an admin API token was written to {} (mode 0600); use it as "
+                 "'Authorization: Bearer <token>' or to sign in to the web UI",
+                 (*app)->CreatedAdminTokenPath());
+  }
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*app)->Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace tocsin::app
