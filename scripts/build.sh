@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Configures and builds one build tree. Usage: scripts/build.sh <build-dir> [cmake -D options...]
+# Re-running is incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:?usage: scripts/build.sh <build-dir> [cmake options]}
+shift
+jobs=${TOCSIN_JOBS:-$(nproc)}
+if [[ ! -f "$dir/build.ninja" ]]; then
+  cmake -S . -B "$dir" -G Ninja "$@"
+else
+  cmake -S . -B "$dir" "$@" >/dev/null
+fi
+ninja -C "$dir" -j "$jobs"

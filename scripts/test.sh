@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine and runs every test: unit, conformance, integration, e2e.
+# The build has warnings as errors and runs under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Options: any argument is passed to ctest (e.g. `scripts/test.sh -L unit`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+build=${TOCSIN_TEST_BUILD:-build-test}
+./scripts/build.sh "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOCSIN_SANITIZE=ON -DTOCSIN_WERROR=ON
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 300 "$@"
