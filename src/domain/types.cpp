@@ -1,0 +1,120 @@
+#include "domain/types.hpp"
+
+#include <array>
+
+namespace tocsin::domain {
+
+namespace {
+
+template <typename E, size_t N>
+std::optional<E> ParseByName(std::string_view s, const std::array<std::pair<E, std::string_view>, N>& table) {
+  for (const auto& [e, name] : table) {
+    if (name == s) return e;
+  }
+  return std::nullopt;
+}
+
+template <typename E, size_t N>
+std::string_view NameOf(E e, const std::array<std::pair<E, std::string_view>, N>& table) {
+  for (const auto& [v, name] : table) {
+    if (v == e) return name;
+  }
+  return "unknown";
+}
+
+constexpr std::array<std::pair<Severity, std::string_view>, 5> kSeverities{{
+    {Severity::kCritical, "critical"},
+    {Severity::kHigh, "high"},
+    {Severity::kMedium, "medium"},
+    {Severity::kLow, "low"},
+    {Severity::kInfo, "info"},
+}};
+constexpr std::array<std::pair<FindingStatus, std::string_view>, 4> kStatuses{{
+    {FindingStatus::kOpen, "open"},
+    {FindingStatus::kResolved, "resolved"},
+    {FindingStatus::kFalsePositive, "false_positive"},
+    {FindingStatus::kAcceptedRisk, "accepted_risk"},
+}};
+constexpr std::array<std::pair<EventType, std::string_view>, 4> kEventTypes{{
+    {EventType::kVulnerabilityNew, "vulnerability.new"},
+    {EventType::kStatusChanged, "vulnerability.status_changed"},
+    {EventType::kThresholdCrossed, "vulnerability.threshold_crossed"},
+    {EventType::kScanCompleted, "scan.completed"},
+}};
+constexpr std::array<std::pair<DeliveryState, std::string_view>, 5> kDeliveryStates{{
+    {DeliveryState::kPending, "pending"},
+    {DeliveryState::kSending, "sending"},
+    {DeliveryState::kSent, "sent"},
+    {DeliveryState::kFailed, "failed"},
+    {DeliveryState::kDead, "dead"},
+}};
+
+bool IsIdChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+}  // namespace
+
+std::string_view Name(Severity s) { return NameOf(s, kSeverities); }
+std::optional<Severity> ParseSeverity(std::string_view s) { return ParseByName(s, kSeverities); }
+std::string_view Name(FindingStatus s) { return NameOf(s, kStatuses); }
+std::optional<FindingStatus> ParseFindingStatus(std::string_view s) {
+  return ParseByName(s, kStatuses);
+}
+std::string_view Name(EventType t) { return NameOf(t, kEventTypes); }
+std::optional<EventType> ParseEventType(std::string_view s) { return ParseByName(s, kEventTypes); }
+std::string_view Name(DeliveryState s) { return NameOf(s, kDeliveryStates); }
+std::optional<DeliveryState> ParseDeliveryState(std::string_view s) {
+  return ParseByName(s, kDeliveryStates);
+}
+
+std::string TransitionName(std::optional<FindingStatus> from, FindingStatus to) {
+  switch (to) {
+    case FindingStatus::kResolved:
+      return "resolved";
+    case FindingStatus::kFalsePositive:
+      return "false_positive";
+    case FindingStatus::kAcceptedRisk:
+      return "risk_accepted";
+    case FindingStatus::kOpen:
+      if (!from) return "opened";
+      if (*from == FindingStatus::kResolved) return "reopened";
+      return "unresolved";
+  }
+  return "unresolved";
+}
+
+bool IsValidProjectName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || !IsIdChar(name[0])) return false;
+  for (char c : name) {
+    if (!IsIdChar(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+std::optional<ChannelRef> ParseChannelRef(std::string_view s) {
+  const auto slash = s.find('/');
+  auto valid_name = [](std::string_view n) {
+    if (n.empty() || n.size() > 64) return false;
+    for (char c : n) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_';
+      if (!ok) return false;
+    }
+    return true;
+  };
+  if (slash == std::string_view::npos) {
+    // A channel id: 26 letters/digits, as Mattermost's IsValidId.
+    if (s.size() != 26) return std::nullopt;
+    for (char c : s) {
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+        return std::nullopt;
+      }
+    }
+    return ChannelRef{"", std::string(s)};
+  }
+  const auto team = s.substr(0, slash);
+  const auto channel = s.substr(slash + 1);
+  if (!valid_name(team) || !valid_name(channel)) return std::nullopt;
+  return ChannelRef{std::string(team), std::string(channel)};
+}
+
+}  // namespace tocsin::domain

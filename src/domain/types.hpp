@@ -1,0 +1,109 @@
+// domain/types.hpp — the vocabulary of Tocsin: severities, statuses, events, findings, routes,
+// project links and deliveries, as plain values with their invariants (SPEC §1, §2, §5).
+//
+// Nothing here does I/O. Every enum has a stable lower-case name (the JSON and database form)
+// and a Parse function that rejects anything else.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.hpp"
+
+namespace tocsin::domain {
+
+// Highest first; the numeric value orders them (critical = 4 ... info = 0).
+enum class Severity { kInfo = 0, kLow = 1, kMedium = 2, kHigh = 3, kCritical = 4 };
+std::string_view Name(Severity s);
+std::optional<Severity> ParseSeverity(std::string_view s);
+inline constexpr Severity kAllSeverities[] = {Severity::kCritical, Severity::kHigh,
+                                              Severity::kMedium, Severity::kLow, Severity::kInfo};
+
+enum class FindingStatus { kOpen, kResolved, kFalsePositive, kAcceptedRisk };
+std::string_view Name(FindingStatus s);
+std::optional<FindingStatus> ParseFindingStatus(std::string_view s);
+// "Open" for thresholds: only kOpen (false_positive and accepted_risk are not open).
+inline bool IsOpen(FindingStatus s) { return s == FindingStatus::kOpen; }
+
+// The name of a status change (SPEC §1): opened, resolved, reopened, false_positive,
+// risk_accepted, unresolved. `from` is nullopt for a new finding.
+std::string TransitionName(std::optional<FindingStatus> from, FindingStatus to);
+
+enum class EventType { kVulnerabilityNew, kStatusChanged, kThresholdCrossed, kScanCompleted };
+std::string_view Name(EventType t);
+std::optional<EventType> ParseEventType(std::string_view s);
+inline constexpr EventType kAllEventTypes[] = {EventType::kVulnerabilityNew,
+                                               EventType::kStatusChanged,
+                                               EventType::kThresholdCrossed,
+                                               EventType::kScanCompleted};
+
+// Project names: [a-z0-9][a-z0-9._-]{0,63}.
+bool IsValidProjectName(std::string_view name);
+
+struct Location {
+  std::string path;
+  int64_t line = 0;  // 0 = unknown
+  std::string component;
+};
+
+struct Finding {
+  int64_t id = 0;  // store id; 0 before insert
+  std::string project;
+  std::string fingerprint;
+  std::string title;
+  Severity severity = Severity::kInfo;
+  FindingStatus status = FindingStatus::kOpen;
+  std::string scanner, rule_id, cwe, cve;
+  std::optional<double> cvss;
+  Location location;
+  std::string description;
+  std::string link;
+  std::string branch;  // scan branch that last saw it ("" for API-sent findings)
+  TimePoint first_seen{}, last_seen{};
+};
+
+// A channel reference as the user wrote it: a 26-char id or "team-name/channel-name".
+struct ChannelRef {
+  std::string team;     // "" when given by id
+  std::string channel;  // id or name
+  std::string ToString() const { return team.empty() ? channel : team + "/" + channel; }
+};
+std::optional<ChannelRef> ParseChannelRef(std::string_view s);
+
+struct Route {
+  std::string channel;  // as written; see ParseChannelRef
+  std::set<EventType> events;
+  Severity min_severity = Severity::kInfo;
+  int digest_threshold = 10;
+  bool baseline_full = false;  // "baseline": "full" | "summary"
+};
+
+struct Threshold {
+  Severity severity = Severity::kHigh;
+  int64_t count = 1;
+};
+
+struct ProjectLink {
+  bool enabled = false;
+  std::vector<Route> routes;
+  std::vector<Threshold> thresholds;
+};
+
+struct Project {
+  std::string name;
+  std::string display_name;
+  std::string url;
+  TimePoint created_at{};
+};
+
+enum class DeliveryState { kPending, kSending, kSent, kFailed, kDead };
+std::string_view Name(DeliveryState s);
+std::optional<DeliveryState> ParseDeliveryState(std::string_view s);
+
+}  // namespace tocsin::domain

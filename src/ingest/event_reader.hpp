@@ -1,0 +1,59 @@
+// ingest/event_reader.hpp — the event JSON of SPEC §5, read strictly into values.
+//
+// ReadEvents accepts one event object or {"events": [...]} and returns validated EventInputs, or
+// the first problem as Error{code "invalid_request", field = JSON pointer ("/events/3/finding/
+// severity"), message naming the field and what is wrong}. Unknown fields are rejected. Checks
+// that need the database (does the project exist? is the finding known?) are not made here.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.hpp"
+#include "domain/types.hpp"
+
+namespace tocsin::ingest {
+
+struct ScanInfo {
+  std::string scanner;
+  std::string branch;
+  bool succeeded = true;  // "status": "succeeded" | "failed"
+  std::optional<TimePoint> started_at, finished_at;
+  std::string error, link;
+  std::array<int64_t, 5> counts{};  // indexed by static_cast<int>(Severity)
+  int64_t new_count = 0, resolved_count = 0, reopened_count = 0;  // filled by scan ingest
+  bool baseline = false;                                          // filled by scan ingest
+};
+
+struct ThresholdInfo {
+  domain::Severity severity = domain::Severity::kHigh;
+  int64_t threshold = 0;
+  int64_t count = 0;
+  bool above = true;  // "direction": "above" | "below"
+};
+
+struct EventInput {
+  std::optional<std::string> key;  // "id": idempotency key, 1..200 printable characters
+  domain::EventType type = domain::EventType::kVulnerabilityNew;
+  std::string project;
+  std::optional<TimePoint> occurred_at;
+  // vulnerability.*: fingerprint always; title and severity required for vulnerability.new.
+  std::optional<domain::Finding> finding;
+  std::optional<domain::FindingStatus> status;  // vulnerability.status_changed: the new status
+  std::string comment;
+  std::optional<ScanInfo> scan;            // scan.completed
+  std::optional<ThresholdInfo> threshold;  // vulnerability.threshold_crossed
+};
+
+Result<std::vector<EventInput>> ReadEvents(const nlohmann::json& body, size_t max_events = 10000);
+Result<EventInput> ReadEvent(const nlohmann::json& event, const std::string& pointer);
+
+// The stored / rendered form of a finding and a scan (the SPEC's JSON shape).
+nlohmann::json FindingToJson(const domain::Finding& f);
+nlohmann::json ScanToJson(const ScanInfo& s);
+
+}  // namespace tocsin::ingest
