@@ -60,7 +60,10 @@ enum class NetErrorKind {
   kOther,
 };
 
+// Stable snake_case name ("connection_refused"), usable as a metrics label.
 std::string_view NetErrorKindName(NetErrorKind kind);
+// True for the four kTls* kinds.
+bool IsTlsError(NetErrorKind kind);
 
 struct NetError {
   NetErrorKind kind = NetErrorKind::kOther;
