@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -54,9 +55,18 @@ struct OptionSpec {
   std::string type;   // "string" | "int" | "number" | "duration" | "size" | "enum:a|b|c"
   std::string default_text;
   std::string description;
+  bool in_file = true;  // false for "config" itself: the file cannot name another file
 };
 
+// The option table, in documentation order.
 const std::vector<OptionSpec>& Options();
+// The row for a key ("listen", "mattermost.burst"), or nullptr.
+const OptionSpec* FindOption(std::string_view key);
+// The row for a flag ("--listen"; the leading dashes are optional), or nullptr.
+const OptionSpec* FindOptionByFlag(std::string_view flag);
+// Every flag of the table ("--listen", "--data-dir", ...), in table order. The CLI registers each
+// as a string option and passes the ones given, keyed by OptionSpec::key, in Inputs::flags.
+std::vector<std::string> FlagNames();
 
 // Inputs to Resolve(): flag values (keyed by option key, only flags the user gave), the
 // environment (a lookup function so tests need not touch the real one), and the config file path
@@ -67,7 +77,32 @@ struct Inputs {
   std::string config_file;
 };
 
+// The real process environment, for Inputs::getenv.
+std::optional<std::string> ProcessEnv(const std::string& name);
+
+// Errors have code "invalid_config", a message that starts with where the value came from
+// ("--listen (listen): ...", "TOCSIN_LISTEN (listen): ...", "/etc/tocsin.toml:3:10: listen: ...")
+// and field = the key. An empty environment variable counts as unset. Values from a layer that a
+// higher one overrides are not validated, but the file must always parse, with known keys of the
+// right type.
 Result<Settings> Resolve(const Inputs& inputs);
+
+// Value syntaxes, shared with anything else that reads a size or duration from a user.
+// Sizes: plain bytes ("1048576") or a number with a unit: B, KB/MB/GB (powers of 1000),
+// KiB/MiB/GiB (powers of 1024); units are case-insensitive, a space before the unit is allowed.
+Result<int64_t> ParseSize(std::string_view text);
+// Durations: one or more <integer><unit> with unit ms, s, m, h, d ("500ms", "1h30m"); a unit is
+// required.
+Result<Millis> ParseDuration(std::string_view text);
+std::string FormatSize(int64_t bytes);    // "10MiB", "1000", ...
+std::string FormatDuration(Millis d);     // "24h", "90m", "1500ms", ...
+
+// `listen` split into host (brackets removed from an IPv6 literal) and port.
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+Result<ListenAddress> ParseListen(std::string_view text);
 
 // "key = value  (source)" lines, secrets none (no option holds a secret).
 std::string Describe(const Settings& settings);
