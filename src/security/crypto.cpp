@@ -42,6 +42,8 @@ std::string Base64Encode(const unsigned char* data, size_t size, int variant) {
 
 // Decodes standard base64, with or without padding. False on anything else.
 bool Base64Decode(std::string_view text, std::vector<unsigned char>* out) {
+  out->clear();
+  if (text.empty()) return false;  // nothing we store or read is empty
   out->assign(text.size(), 0);
   for (int variant : {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING}) {
     size_t len = 0;
