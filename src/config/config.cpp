@@ -59,9 +59,9 @@ std::string CheckDatabase(std::string& value) {
     return value.size() > 7 ? "" : "sqlite: needs a path, e.g. sqlite:/var/lib/tocsin/tocsin.db";
   }
   if (StartsWith(value, "postgres://") || StartsWith(value, "postgresql://")) return "";
-  return fmt::format("\"{}\" is not a database URL: use \"\" (SQLite in the data dir), "
-                     "sqlite:PATH or postgres://...",
-                     value);
+  // Not echoed: a database URL may carry a password.
+  return "is not a database URL this tocsin understands: use \"\" (SQLite in the data dir), "
+         "sqlite:PATH or postgres://...";
 }
 
 std::string CheckPublicUrl(std::string& value) {
@@ -297,6 +297,20 @@ std::vector<std::string> Wrap(std::string_view text, size_t width) {
 std::string FormatNumber(double v) {
   if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<int64_t>(v));
   return fmt::format("{}", v);
+}
+
+// "postgres://user:pw@host/db" -> "postgres://user:<redacted>@host/db": Describe prints every
+// value, and a database URL is the one that may hold a password.
+std::string RedactUrlPassword(std::string url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const size_t start = scheme + 3;
+  const size_t end = url.find_first_of("/?#", start);
+  const size_t at = url.rfind('@', end == std::string::npos ? std::string::npos : end);
+  if (at == std::string::npos || at < start) return url;
+  const size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "<redacted>" + url.substr(at);
 }
 
 // The value as a TOML literal, for Describe and the sample file.
@@ -787,7 +801,10 @@ std::string Describe(const Settings& settings) {
     if (source == Source::kEnvironment) origin += " " + EnvFor(o.key);
     if (source == Source::kFlag) origin += " " + FlagFor(o.key);
     if (source == Source::kFile) origin += " " + settings.config_file;
-    out += fmt::format("{:<{}} = {}  ({})\n", o.key, width, ValueText(o, settings), origin);
+    Settings shown = settings;
+    shown.database = RedactUrlPassword(settings.database);
+    shown.public_url = RedactUrlPassword(settings.public_url);
+    out += fmt::format("{:<{}} = {}  ({})\n", o.key, width, ValueText(o, shown), origin);
   }
   return out;
 }

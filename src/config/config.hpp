@@ -104,7 +104,7 @@ struct ListenAddress {
 };
 Result<ListenAddress> ParseListen(std::string_view text);
 
-// "key = value  (source)" lines, secrets none (no option holds a secret).
+// "key = value  (source)" lines; the password of a database/public URL shows as <redacted>.
 std::string Describe(const Settings& settings);
 // The Markdown reference for docs/configuration.md.
 std::string RenderDocs();

@@ -556,6 +556,25 @@ TEST(Describe, ShowsEveryKeyValueAndOrigin) {
   for (const auto& spec : Options()) EXPECT_THAT(text, HasSubstr(spec.key)) << spec.key;
 }
 
+TEST(Describe, NeverShowsADatabasePassword) {
+  Fixture f;
+  f.env["TOCSIN_DATABASE"] = "postgres://tocsin:s3cret-pw@db.internal:5432/tocsin";
+  auto s = f.Run();
+  ASSERT_TRUE(s) << s.error().message;
+  const std::string text = Describe(*s);
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("s3cret-pw")));
+  EXPECT_THAT(text, HasSubstr("postgres://tocsin:<redacted>@db.internal:5432/tocsin"));
+  EXPECT_EQ(s->database, "postgres://tocsin:s3cret-pw@db.internal:5432/tocsin");
+}
+
+TEST(Validation, BadDatabaseUrlIsNotEchoed) {
+  Fixture f;
+  f.env["TOCSIN_DATABASE"] = "mysql://root:hunter2@db/x";
+  auto s = f.Run();
+  ASSERT_FALSE(s);
+  EXPECT_THAT(s.error().message, ::testing::Not(HasSubstr("hunter2")));
+}
+
 TEST(Describe, QuotesStringsAsTomlBasicStrings) {
   Fixture f;
   f.inputs.flags["data_dir"] = "C:\\a \"b\"";
