@@ -1,0 +1,242 @@
+// The SQLite backend: runs the shared suite, plus what only SQLite has (files, pragmas, locks,
+// the migration runner's edge cases).
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <gmock/gmock.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "store/sqlite/migrations.hpp"
+#include "store_suite.hpp"
+#include "support/temp_dir.hpp"
+
+namespace tocsin::store::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::tocsin::testing::TempDir;
+
+// A raw connection for poking at the file from outside the store.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) ADD_FAILURE() << sqlite3_errmsg(db_);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  int Exec(const std::string& sql) {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    if (err) sqlite3_free(err);
+    return rc;
+  }
+  std::string QueryText(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(st, 0);
+      out = text ? reinterpret_cast<const char*>(text) : "";
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
+  int64_t QueryInt(const std::string& sql) { return std::stoll("0" + QueryText(sql)); }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteBackend final : public StoreBackend {
+ public:
+  Result<std::unique_ptr<Store>> Open() override { return OpenStore("", dir_.str()); }
+  int64_t SchemaVersion() override {
+    return RawDb(Path()).QueryInt("SELECT MAX(version) FROM schema_migrations");
+  }
+  int64_t LatestKnownVersion() override { return LatestVersion(sqlite::Migrations()); }
+  void RecordSchemaVersion(int64_t version) override {
+    EXPECT_EQ(RawDb(Path()).Exec("INSERT INTO schema_migrations (version, name, applied_at) "
+                                 "VALUES (" + std::to_string(version) + ", 'future', 0)"),
+              SQLITE_OK);
+  }
+  int64_t MigrationRows() override {
+    return RawDb(Path()).QueryInt("SELECT COUNT(*) FROM schema_migrations");
+  }
+
+ private:
+  std::string Path() const { return (dir_.path() / "tocsin.db").string(); }
+  TempDir dir_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite,
+                         ::testing::Values(BackendFactory{
+                             "Sqlite", [] { return std::make_unique<SqliteBackend>(); }}),
+                         BackendName);
+
+unsigned ModeOf(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 07777;
+}
+
+TEST(OpenStore, DefaultIsTocsinDbInAPrivateDataDir) {
+  TempDir tmp;
+  const fs::path data_dir = tmp.path() / "new" / "var";
+  auto store = OpenStore("", data_dir.string());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_TRUE(fs::exists(data_dir / "tocsin.db"));
+  EXPECT_EQ(ModeOf(data_dir), 0700u);
+  EXPECT_EQ(ModeOf(data_dir / "tocsin.db"), 0600u);
+  ASSERT_TRUE((*store)->AppendAudit(AuditEntry{0, 1, "a", "b", "c", "{}"}));
+  EXPECT_EQ(ModeOf(data_dir / "tocsin.db-wal"), 0600u) << "the WAL holds the same data";
+}
+
+TEST(OpenStore, SqliteUrlNamesTheFile) {
+  TempDir tmp;
+  const fs::path file = tmp.path() / "elsewhere" / "custom.db";
+  auto store = OpenStore("sqlite:" + file.string(), (tmp.path() / "unused").string());
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_TRUE(fs::exists(file));
+  EXPECT_FALSE(fs::exists(tmp.path() / "unused"));
+}
+
+TEST(OpenStore, PostgresIsNotSupportedYet) {
+  TempDir tmp;
+  for (const std::string url : {"postgres://u:pw@db/tocsin", "postgresql://db/tocsin"}) {
+    auto store = OpenStore(url, tmp.str());
+    ASSERT_FALSE(store);
+    EXPECT_EQ(store.error().code, "unsupported");
+    EXPECT_THAT(store.error().message, HasSubstr("PostgreSQL"));
+    EXPECT_THAT(store.error().message, ::testing::Not(HasSubstr("pw")));
+  }
+}
+
+TEST(OpenStore, UnknownUrlIsInvalidConfigWithoutEchoingIt) {
+  TempDir tmp;
+  auto store = OpenStore("mysql://root:hunter2@db/x", tmp.str());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, "invalid_config");
+  EXPECT_EQ(store.error().field, "database");
+  EXPECT_THAT(store.error().message, ::testing::Not(HasSubstr("hunter2")));
+}
+
+TEST(OpenStore, FileThatIsNotADatabaseIsNamed) {
+  TempDir tmp;
+  const fs::path file = tmp.path() / "tocsin.db";
+  std::ofstream(file) << "this is not a database, just some text that is long enough to matter\n"
+                      << std::string(4096, 'x');
+  auto store = OpenStore("", tmp.str());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, "store_unavailable");
+  EXPECT_THAT(store.error().message, HasSubstr(file.string()));
+  EXPECT_THAT(store.error().hint, HasSubstr("not a usable SQLite database"));
+}
+
+TEST(SqliteStore, UsesWalJournal) {
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  auto store = sqlite::SqliteStore::Open(path);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(RawDb(path).QueryText("PRAGMA journal_mode"), "wal");
+}
+
+TEST(SqliteStore, ProductionMigrationsAreNumberedFromOne) {
+  const auto& migrations = sqlite::Migrations();
+  ASSERT_FALSE(migrations.empty());
+  for (size_t i = 0; i < migrations.size(); ++i) {
+    EXPECT_EQ(migrations[i].version, static_cast<int64_t>(i + 1));
+    EXPECT_FALSE(migrations[i].name.empty());
+    EXPECT_FALSE(migrations[i].sql.empty());
+  }
+}
+
+TEST(SqliteStore, UpgradeAppliesOnlyTheMissingMigrations) {
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  std::vector<Migration> v1 = {{1, "one", "CREATE TABLE one (x INTEGER);"}};
+  std::vector<Migration> v2 = v1;
+  v2.push_back({2, "two", "CREATE TABLE two (y INTEGER); INSERT INTO one VALUES (42);"});
+  {
+    auto store = sqlite::SqliteStore::Open(path, {.migrations = &v1});
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(*(*store)->SchemaVersion(), 1);
+  }
+  {
+    auto store = sqlite::SqliteStore::Open(path, {.migrations = &v2});
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(*(*store)->SchemaVersion(), 2);
+  }
+  auto again = sqlite::SqliteStore::Open(path, {.migrations = &v2});
+  ASSERT_TRUE(again);
+  RawDb raw(path);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM one"), 1) << "migration 2 ran exactly once";
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM schema_migrations"), 2);
+}
+
+TEST(SqliteStore, FailedMigrationRollsBackAndNamesIt) {
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  std::vector<Migration> broken = {
+      {1, "one", "CREATE TABLE one (x INTEGER);"},
+      {2, "two", "CREATE TABLE two (y INTEGER); INSERT INTO one VALUES (1); THIS IS NOT SQL;"},
+  };
+  auto store = sqlite::SqliteStore::Open(path, {.migrations = &broken});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, "store_unavailable");
+  EXPECT_THAT(store.error().message, HasSubstr("migration 2 \"two\""));
+  RawDb raw(path);
+  EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_migrations"), 1);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = 'two'"), 0);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM one"), 0);
+}
+
+TEST(SqliteStore, RenamedMigrationIsASchemaMismatch) {
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  std::vector<Migration> a = {{1, "one", "CREATE TABLE one (x INTEGER);"}};
+  std::vector<Migration> b = {{1, "uno", "CREATE TABLE one (x INTEGER);"}};
+  ASSERT_TRUE(sqlite::SqliteStore::Open(path, {.migrations = &a}));
+  auto store = sqlite::SqliteStore::Open(path, {.migrations = &b});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, "schema_mismatch");
+  EXPECT_THAT(store.error().message, HasSubstr("\"one\""));
+  EXPECT_THAT(store.error().message, HasSubstr("\"uno\""));
+}
+
+TEST(SqliteStore, LockHeldTooLongIsStoreUnavailable) {
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  auto store = sqlite::SqliteStore::Open(path, {.busy_timeout_ms = 50});
+  ASSERT_TRUE(store);
+  RawDb other(path);
+  ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), SQLITE_OK);
+  auto r = (*store)->AppendAudit(AuditEntry{0, 1, "a", "b", "c", "{}"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "store_unavailable");
+  EXPECT_THAT(r.error().hint, HasSubstr("locked"));
+  EXPECT_TRUE((*store)->GetMattermostSettings()) << "readers are not blocked in WAL mode";
+  ASSERT_EQ(other.Exec("COMMIT"), SQLITE_OK);
+  EXPECT_TRUE((*store)->AppendAudit(AuditEntry{0, 1, "a", "b", "c", "{}"}));
+}
+
+TEST(SqliteStore, TwoConnectionsSeeEachOthersWrites) {
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  auto a = sqlite::SqliteStore::Open(path);
+  auto b = sqlite::SqliteStore::Open(path);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE((*a)->CreateApiToken(ApiToken{"id1", "n", "admin", "h", 1},
+                                   AuditEntry{0, 1, "a", "b", "c", "{}"}));
+  auto found = (*b)->FindApiTokenByHash("h");
+  ASSERT_TRUE(found && found->has_value());
+}
+
+}  // namespace
+}  // namespace tocsin::store::testing
