@@ -90,6 +90,41 @@ bool IsValidProjectName(std::string_view name) {
   return true;
 }
 
+bool IsHttpUrl(std::string_view url) {
+  if (url.size() > 2048) return false;
+  auto starts_ci = [&](std::string_view prefix) {
+    if (url.size() < prefix.size()) return false;
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      char c = url[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != prefix[i]) return false;
+    }
+    return true;
+  };
+  size_t rest = 0;
+  if (starts_ci("https://")) {
+    rest = 8;
+  } else if (starts_ci("http://")) {
+    rest = 7;
+  } else {
+    return false;
+  }
+  const size_t host_end = url.find_first_of("/?#", rest);
+  const std::string_view authority =
+      url.substr(rest, host_end == std::string_view::npos ? std::string_view::npos : host_end - rest);
+  // The host is what follows any user-info; it must not be empty ("http:///x", "http://a@").
+  const size_t at = authority.rfind('@');
+  const std::string_view host = at == std::string_view::npos ? authority : authority.substr(at + 1);
+  if (host.empty() || host[0] == ':') return false;
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c == 0x7F) return false;
+    if (std::string_view("<>\"\\`{}|^").find(static_cast<char>(c)) != std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<ChannelRef> ParseChannelRef(std::string_view s) {
   const auto slash = s.find('/');
   auto valid_name = [](std::string_view n) {

@@ -42,9 +42,17 @@ inline constexpr EventType kAllEventTypes[] = {EventType::kVulnerabilityNew,
                                                EventType::kStatusChanged,
                                                EventType::kThresholdCrossed,
                                                EventType::kScanCompleted};
+// The vulnerability.* events: the ones a route's min_severity applies to.
+inline bool IsVulnerabilityEvent(EventType t) { return t != EventType::kScanCompleted; }
 
 // Project names: [a-z0-9][a-z0-9._-]{0,63}.
 bool IsValidProjectName(std::string_view name);
+
+// An absolute http:// or https:// URL with a host and nothing that could break out of a link or
+// a JSON/Markdown context (no whitespace, control characters, quotes, angle brackets, backslash,
+// backtick, braces, pipe, caret), at most 2048 bytes. Both the event reader and the renderer
+// (which may see links from other sources, e.g. SARIF) use it to decide whether a link is usable.
+bool IsHttpUrl(std::string_view url);
 
 struct Location {
   std::string path;

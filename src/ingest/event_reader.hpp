@@ -52,8 +52,15 @@ struct EventInput {
 Result<std::vector<EventInput>> ReadEvents(const nlohmann::json& body, size_t max_events = 10000);
 Result<EventInput> ReadEvent(const nlohmann::json& event, const std::string& pointer);
 
-// The stored / rendered form of a finding and a scan (the SPEC's JSON shape).
+// The stored / rendered form of a finding and a scan (the SPEC's JSON shape). Empty optional
+// members are left out. Both add what Tocsin knows beyond the input form, which ReadEvent would
+// not accept back: the finding's "status" (and "branch" when set); the scan's "new", "resolved",
+// "reopened" counts and "baseline" flag. render/ reads exactly these names.
 nlohmann::json FindingToJson(const domain::Finding& f);
 nlohmann::json ScanToJson(const ScanInfo& s);
+// The whole event in the same shape ("finding"/"scan" as above, threshold members at top level,
+// "occurred_at" only when given). The service adds "from", "to", "transition" and "actor" to a
+// status change before storing it; see docs/messages.md.
+nlohmann::json EventToJson(const EventInput& e);
 
 }  // namespace tocsin::ingest

@@ -27,8 +27,16 @@ struct Context {
 // Markdown link/image/emphasis/heading/table syntax and HTML-ish brackets, folds newlines when
 // `single_line`. Idempotent enough that applying it twice only adds escapes.
 std::string Neutralize(std::string_view text, bool single_line = true);
+// The plain-text form for `fallback` (push/e-mail notification text, never rendered as Markdown,
+// so backslash escapes would show): controls and invisible characters removed, newlines folded,
+// U+200B after every '@'. No Markdown escaping.
+std::string NeutralizePlain(std::string_view text);
 // Cuts to at most `max_runes` code points (never inside a UTF-8 sequence), ending in "… (truncated)".
 std::string Truncate(std::string_view text, size_t max_runes);
+// What a post costs against max_runes: the message plus every attachment's fallback, pretext,
+// title, text, footer, author_name and field titles and values, in code points. Every Render*
+// result and Shrink result stays within its max_runes by this count.
+size_t PostRunes(const nlohmann::json& post);
 
 // Severity colour: critical #8B0000, high #E01E5A, medium #ECB22E, low #2EB67D, info #808080.
 std::string SeverityColor(std::string_view severity);

@@ -1,4 +1,9 @@
 // rules/routing.hpp — which routes want an event, and when thresholds are crossed. Pure.
+//
+// Routes are matched by event type (a route with no events wants nothing; defaults belong to the
+// API that reads route JSON) and, for vulnerability.* events, by min_severity. Thresholds compare
+// the open-finding counts before and after one change, so a count that stays above a threshold
+// never re-announces it. Stateless; safe from any thread.
 #pragma once
 
 #include <array>
