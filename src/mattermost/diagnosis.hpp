@@ -6,6 +6,8 @@
 // always answers (the API wraps it in a 200).
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 

@@ -1,10 +1,10 @@
 #include "net/curl_error.hpp"
 
-#include <cerrno>
-#include <optional>
-
 #include <curl/curl.h>
 #include <fmt/format.h>
+
+#include <cerrno>
+#include <optional>
 
 namespace tocsin::net {
 namespace {
@@ -55,7 +55,8 @@ std::optional<NetErrorKind> KindFromTlsText(const std::string& text) {
       Contains(text, "hostname mismatch") || Contains(text, "IP address mismatch")) {
     return NetErrorKind::kTlsHostMismatch;
   }
-  if (Contains(text, "expired") || Contains(text, "not yet valid")) return NetErrorKind::kTlsExpired;
+  if (Contains(text, "expired") || Contains(text, "not yet valid"))
+    return NetErrorKind::kTlsExpired;
   if (Contains(text, "self-signed") || Contains(text, "self signed") ||
       Contains(text, "unable to get local issuer") || Contains(text, "unable to get issuer")) {
     return NetErrorKind::kTlsUntrusted;
@@ -93,8 +94,8 @@ NetError ClassifyCurlFailure(const CurlFailure& f) {
     case CURLE_UNSUPPORTED_PROTOCOL:
       // libcurl reports an answer that is not HTTP at all as "Received HTTP/0.9 when not allowed"
       // under CURLE_UNSUPPORTED_PROTOCOL: that is the peer's fault, not the URL's.
-      error.kind = Contains(f.error_text, "HTTP/0.9") ? NetErrorKind::kProtocol
-                                                      : NetErrorKind::kInvalidUrl;
+      error.kind =
+          Contains(f.error_text, "HTTP/0.9") ? NetErrorKind::kProtocol : NetErrorKind::kInvalidUrl;
       break;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -113,8 +114,9 @@ NetError ClassifyCurlFailure(const CurlFailure& f) {
       }
       break;
     case CURLE_PEER_FAILED_VERIFICATION:
-      error.kind = KindFromVerifyResult(f.ssl_verify_result)
-                       .value_or(KindFromTlsText(f.error_text).value_or(NetErrorKind::kTlsUntrusted));
+      error.kind =
+          KindFromVerifyResult(f.ssl_verify_result)
+              .value_or(KindFromTlsText(f.error_text).value_or(NetErrorKind::kTlsUntrusted));
       break;
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CRL_BADFILE:
@@ -141,7 +143,8 @@ NetError ClassifyCurlFailure(const CurlFailure& f) {
     case CURLE_FILESIZE_EXCEEDED:
       if (f.body_too_large || f.code == CURLE_FILESIZE_EXCEEDED) {
         error.kind = NetErrorKind::kResponseTooLarge;
-        error.detail = fmt::format("the response body is larger than {} bytes", f.max_response_bytes);
+        error.detail =
+            fmt::format("the response body is larger than {} bytes", f.max_response_bytes);
       } else {
         error.kind = NetErrorKind::kOther;
       }

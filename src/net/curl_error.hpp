@@ -12,13 +12,13 @@
 namespace tocsin::net {
 
 struct CurlFailure {
-  int code = 0;                  // CURLcode
-  long os_errno = 0;             // CURLINFO_OS_ERRNO
-  long ssl_verify_result = 0;    // CURLINFO_SSL_VERIFYRESULT (an X509_V_ERR_* value)
-  bool connected = false;        // TCP (and TLS) connection established, request being sent
-  bool body_too_large = false;   // our write callback refused more bytes
-  std::string error_text;        // CURLOPT_ERRORBUFFER, or curl_easy_strerror when that is empty
-  std::string ca_file;           // HttpClientOptions::ca_file, named in CA-file errors
+  int code = 0;                 // CURLcode
+  long os_errno = 0;            // CURLINFO_OS_ERRNO
+  long ssl_verify_result = 0;   // CURLINFO_SSL_VERIFYRESULT (an X509_V_ERR_* value)
+  bool connected = false;       // TCP (and TLS) connection established, request being sent
+  bool body_too_large = false;  // our write callback refused more bytes
+  std::string error_text;       // CURLOPT_ERRORBUFFER, or curl_easy_strerror when that is empty
+  std::string ca_file;          // HttpClientOptions::ca_file, named in CA-file errors
   size_t max_response_bytes = 0;
 };
 

@@ -3,13 +3,12 @@
 // The handle is reset (curl_easy_reset keeps live connections, the DNS cache and TLS sessions)
 // and fully re-configured for every request, so no option of one request can leak into the next,
 // while the connection itself is kept alive. Nothing here logs: the caller decides what to say.
+#include <curl/curl.h>
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <cstring>
 #include <mutex>
-
-#include <curl/curl.h>
-#include <fmt/format.h>
 
 #include "core/strings.hpp"
 #include "core/version.hpp"
@@ -110,14 +109,18 @@ class CurlHttpClient final : public HttpClient {
   char error_buffer_[CURL_ERROR_SIZE] = {};
 };
 
-NetError MakeError(NetErrorKind kind, std::string detail) { return NetError{kind, std::move(detail)}; }
+NetError MakeError(NetErrorKind kind, std::string detail) {
+  return NetError{kind, std::move(detail)};
+}
 
 HttpResult CurlHttpClient::Send(const HttpRequest& request) {
   using Unexpected = tl::unexpected<NetError>;
-  if (handle_ == nullptr) return Unexpected(MakeError(NetErrorKind::kOther, "curl_easy_init failed"));
+  if (handle_ == nullptr)
+    return Unexpected(MakeError(NetErrorKind::kOther, "curl_easy_init failed"));
   auto url = ParseHttpUrl(request.url);
   if (!url) {
-    return Unexpected(MakeError(NetErrorKind::kInvalidUrl, fmt::format("invalid URL: {}", url.error())));
+    return Unexpected(
+        MakeError(NetErrorKind::kInvalidUrl, fmt::format("invalid URL: {}", url.error())));
   }
   if (request.method.empty() || HasLineBreak(request.method)) {
     return Unexpected(MakeError(NetErrorKind::kOther, "invalid HTTP method"));
@@ -136,8 +139,8 @@ HttpResult CurlHttpClient::Send(const HttpRequest& request) {
   HeaderList headers;
   for (const auto& header : request.headers) {
     if (HasLineBreak(header.name) || HasLineBreak(header.value)) {
-      return Unexpected(
-          MakeError(NetErrorKind::kOther, fmt::format("header {} contains a line break", header.name)));
+      return Unexpected(MakeError(NetErrorKind::kOther,
+                                  fmt::format("header {} contains a line break", header.name)));
     }
     headers.Append(fmt::format("{}: {}", header.name, header.value));
   }
@@ -159,13 +162,15 @@ HttpResult CurlHttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
   // Our headers (the Authorization above all) go to the server only, never to a proxy.
   curl_easy_setopt(h, CURLOPT_HEADEROPT, static_cast<long>(CURLHEADER_SEPARATE));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   // Accept compressed answers; the size cap applies to the decoded body, so a small gzip bomb
   // cannot blow past it.
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_response_bytes));
+  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options_.max_response_bytes));
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.insecure ? 0L : 1L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.insecure ? 0L : 2L);
   if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());

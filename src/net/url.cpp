@@ -1,8 +1,8 @@
 #include "net/url.hpp"
 
-#include <cctype>
-
 #include <fmt/format.h>
+
+#include <cctype>
 
 #include "core/strings.hpp"
 
@@ -69,7 +69,8 @@ tl::expected<Url, std::string> ParseHttpUrl(std::string_view text) {
     std::string_view literal = authority.substr(1, close - 1);
     if (literal.empty()) return Err("its IPv6 address is empty");
     for (char c : literal) {
-      if (!IsIpv6LiteralChar(c)) return Err(fmt::format("{} is not an IPv6 address", Quote(literal)));
+      if (!IsIpv6LiteralChar(c))
+        return Err(fmt::format("{} is not an IPv6 address", Quote(literal)));
     }
     url.host = std::string(authority.substr(0, close + 1));
     std::string_view after = authority.substr(close + 1);

@@ -7,7 +7,6 @@
 
 #include <string>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 namespace tocsin::net {
@@ -17,8 +16,8 @@ struct Url {
   std::string host;    // as written; IPv6 literals keep their brackets ("[::1]")
   int port = 0;        // the explicit port, or the scheme's default (80/443)
   bool explicit_port = false;
-  std::string path;    // "" or starting with '/'
-  std::string query;   // without '?'
+  std::string path;   // "" or starting with '/'
+  std::string query;  // without '?'
   std::string fragment;
   bool has_query = false;
   bool has_fragment = false;

@@ -111,8 +111,8 @@ void RawTcpServer::Run() {
       char buf[4096];
       const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
       if (n > 0) head.append(buf, static_cast<size_t>(n));
-      const bool complete = head.find("\r\n\r\n") != std::string::npos || n <= 0 ||
-                            head.size() >= kMaxRequestHead;
+      const bool complete =
+          head.find("\r\n\r\n") != std::string::npos || n <= 0 || head.size() >= kMaxRequestHead;
       if (!complete) continue;
       pending.erase(fd);
       if (n > 0) WriteAll(fd, *options_.answer);

@@ -1,11 +1,11 @@
 // ClassifyCurlFailure for the cases a loopback test cannot produce.
+#include "net/curl_error.hpp"
+
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <cerrno>
 
-#include <curl/curl.h>
-
-#include "net/curl_error.hpp"
 #include "net/url.hpp"
 
 namespace tocsin::net {
@@ -38,15 +38,17 @@ TEST(ClassifyCurlFailure, TimeoutBeforeConnectIsConnectTimeoutAfterIsTimeout) {
   EXPECT_EQ(ClassifyCurlFailure(f).kind, NetErrorKind::kConnectTimeout);
   f.connected = true;
   EXPECT_EQ(ClassifyCurlFailure(f).kind, NetErrorKind::kTimeout);
-  EXPECT_EQ(ClassifyCurlFailure(Failure(CURLE_OPERATION_TIMEDOUT,
-                                        "Resolving timed out after 5000 milliseconds"))
+  EXPECT_EQ(ClassifyCurlFailure(
+                Failure(CURLE_OPERATION_TIMEDOUT, "Resolving timed out after 5000 milliseconds"))
                 .kind,
             NetErrorKind::kDnsFailure);
 }
 
 TEST(ClassifyCurlFailure, DnsFailure) {
-  EXPECT_EQ(ClassifyCurlFailure(Failure(CURLE_COULDNT_RESOLVE_HOST)).kind, NetErrorKind::kDnsFailure);
-  EXPECT_EQ(ClassifyCurlFailure(Failure(CURLE_COULDNT_RESOLVE_PROXY)).kind, NetErrorKind::kDnsFailure);
+  EXPECT_EQ(ClassifyCurlFailure(Failure(CURLE_COULDNT_RESOLVE_HOST)).kind,
+            NetErrorKind::kDnsFailure);
+  EXPECT_EQ(ClassifyCurlFailure(Failure(CURLE_COULDNT_RESOLVE_PROXY)).kind,
+            NetErrorKind::kDnsFailure);
 }
 
 TEST(ClassifyCurlFailure, TlsVerifyResults) {
@@ -87,13 +89,13 @@ TEST(ClassifyCurlFailure, BadCaFileNamesTheFile) {
 }
 
 TEST(ClassifyCurlFailure, NotHttpAtAllIsProtocolNotInvalidUrl) {
-  EXPECT_EQ(ClassifyCurlFailure(Failure(CURLE_UNSUPPORTED_PROTOCOL,
-                                        "Received HTTP/0.9 when not allowed"))
-                .kind,
-            NetErrorKind::kProtocol);
-  EXPECT_EQ(ClassifyCurlFailure(Failure(CURLE_UNSUPPORTED_PROTOCOL, "Protocol \"ftp\" disabled"))
-                .kind,
-            NetErrorKind::kInvalidUrl);
+  EXPECT_EQ(
+      ClassifyCurlFailure(Failure(CURLE_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed"))
+          .kind,
+      NetErrorKind::kProtocol);
+  EXPECT_EQ(
+      ClassifyCurlFailure(Failure(CURLE_UNSUPPORTED_PROTOCOL, "Protocol \"ftp\" disabled")).kind,
+      NetErrorKind::kInvalidUrl);
 }
 
 TEST(ClassifyCurlFailure, FallsBackToCurlsDescription) {

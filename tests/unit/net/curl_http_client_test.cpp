@@ -224,8 +224,8 @@ TEST(CurlHttpClient, UnansweredSynIsConnectTimeout) {
   SilentPort port;
   HttpClientOptions options = FastOptions();
   options.connect_timeout = Millis(300);
-  auto response = MakeCurlHttpClient(options)
-                      ->Send(Get("http://127.0.0.1:" + std::to_string(port.port()) + "/"));
+  auto response = MakeCurlHttpClient(options)->Send(
+      Get("http://127.0.0.1:" + std::to_string(port.port()) + "/"));
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().kind, NetErrorKind::kConnectTimeout) << response.error().detail;
 }
@@ -246,7 +246,8 @@ TEST(CurlHttpClient, EmptyReplyIsProtocolError) {
 
 TEST(CurlHttpClient, TruncatedBodyIsProtocolError) {
   RawTcpServer truncating(RawTcpServer::Options{
-      .answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\nonly ten.."});
+      .answer =
+          "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\nonly ten.."});
   auto response = MakeCurlHttpClient(FastOptions())->Send(Get(truncating.url() + "/"));
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().kind, NetErrorKind::kProtocol) << response.error().detail;
@@ -265,8 +266,8 @@ TEST(CurlHttpClient, RawAnswerIsParsedIntoStatusAndHeaders) {
 
 TEST(CurlHttpClient, RejectsSchemesOtherThanHttp) {
   auto client = MakeCurlHttpClient(FastOptions());
-  for (const char* url : {"ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/",
-                          "127.0.0.1:8065", ""}) {
+  for (const char* url :
+       {"ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/", "127.0.0.1:8065", ""}) {
     auto response = client->Send(Get(url));
     ASSERT_FALSE(response) << url;
     EXPECT_EQ(response.error().kind, NetErrorKind::kInvalidUrl) << url;

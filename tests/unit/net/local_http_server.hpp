@@ -3,12 +3,12 @@
 // unit tests and the diagnosis integration tests (a plain HTML server that is not Mattermost).
 #pragma once
 
+#include <httplib.h>
+
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
-
-#include <httplib.h>
 
 namespace tocsin::testing {
 
