@@ -1,0 +1,184 @@
+// store/pipeline.hpp — the persistence of the event pipeline: projects and their Mattermost
+// links, findings, events, and the delivery outbox (SPEC §1, §4, §9).
+//
+// Two halves:
+// - IngestTx: one open write transaction in which an accepted event, the finding changes it
+//   implies and its deliveries are written together (the transactional outbox). Obtained only
+//   through Store::Transact, which commits when the callback succeeds and rolls back otherwise.
+// - Outbox: what the delivery workers need — claim a channel (lease), read its queue in order,
+//   record each outcome. Per-channel order is the store's invariant: a channel's deliveries are
+//   handed out oldest first, and a channel is leased to one worker (one instance) at a time.
+//   Leases expire, so an instance that dies mid-delivery has its channels picked up by others.
+//
+// Times are unix milliseconds in the database; here they are TimePoints.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "domain/types.hpp"
+#include "store/store.hpp"
+
+namespace tocsin::store {
+
+// Open findings per severity, indexed by static_cast<int>(domain::Severity).
+using OpenCounts = std::array<int64_t, 5>;
+
+struct StoredEvent {
+  int64_t seq = 0;                 // assigned by the store
+  std::optional<std::string> key;  // idempotency key, unique per project when set
+  std::string project;
+  domain::EventType type = domain::EventType::kVulnerabilityNew;
+  TimePoint occurred_at{};
+  TimePoint received_at{};
+  std::string body_json;  // the SPEC event JSON as stored (finding snapshot, from/to, actor, ...)
+};
+
+struct NewDelivery {
+  std::string project;
+  std::string channel;  // the route's channel reference ("team/channel" or an id)
+  int64_t event_seq = 0;
+  domain::EventType event_type = domain::EventType::kVulnerabilityNew;
+  std::string thread_key;  // the finding's fingerprint for vulnerability.*; "" otherwise
+  std::optional<domain::Severity> severity;
+  int digest_threshold = 10;
+  bool baseline_full = false;
+  std::string kind = "event";  // "event" | "test"
+  TimePoint created_at{};
+  TimePoint expires_at{};  // created_at + delivery_ttl: after it the delivery is dead
+};
+
+struct DeliveryRecord {
+  int64_t id = 0;
+  std::string project;
+  std::string channel;
+  std::string kind;
+  int64_t event_seq = 0;
+  domain::EventType event_type = domain::EventType::kVulnerabilityNew;
+  std::string thread_key;
+  std::optional<domain::Severity> severity;
+  int digest_threshold = 10;
+  domain::DeliveryState state = domain::DeliveryState::kPending;
+  int attempts = 0;
+  TimePoint created_at{}, updated_at{}, next_attempt_at{}, expires_at{};
+  std::string last_error;       // human text, never secrets
+  std::string last_error_code;  // stable reason (also a metrics label)
+  std::string post_id;          // Mattermost post id once sent
+  std::string channel_id;       // resolved Mattermost channel id once known
+  int64_t digest_id = 0;        // sent as part of the digest whose head delivery has this id
+  // Set (committed) right before a create request goes out; cleared when its outcome is recorded.
+  // A delivery found with it set was left in doubt (crash, lost response) and is reconciled
+  // against the channel's recent posts before it is sent again.
+  std::optional<TimePoint> in_doubt_since;
+  std::string event_body_json;  // joined from events
+};
+
+struct DeliveryFilter {
+  std::optional<domain::DeliveryState> state;
+  std::optional<std::string> project;
+  int limit = 50;
+  int64_t before_id = 0;  // paging: ids below this (0 = from the newest)
+};
+
+struct FindingFilter {
+  std::string project;
+  std::optional<domain::FindingStatus> status;
+  std::optional<domain::Severity> min_severity;
+  std::optional<std::string> fingerprint;
+  int limit = 100;
+  int64_t after_id = 0;  // paging: ids above this
+};
+
+class IngestTx {
+ public:
+  virtual ~IngestTx() = default;
+  virtual Result<std::optional<domain::Project>> GetProject(const std::string& name) = 0;
+  // A project without a saved link gets a disabled, empty one.
+  virtual Result<domain::ProjectLink> GetLink(const std::string& project) = 0;
+  virtual Result<std::optional<domain::Finding>> FindFinding(const std::string& project,
+                                                             const std::string& fingerprint) = 0;
+  virtual Result<std::optional<domain::Finding>> GetFinding(int64_t id) = 0;
+  // Inserts when finding.id == 0 (conflict on a duplicate project+fingerprint), else updates.
+  virtual Result<int64_t> SaveFinding(const domain::Finding& finding) = 0;
+  virtual Result<OpenCounts> CountOpen(const std::string& project) = 0;
+  // nullopt when (project, key) was used before: the event is a duplicate and nothing is written.
+  virtual Result<std::optional<int64_t>> InsertEvent(const StoredEvent& event) = 0;
+  virtual Result<int64_t> InsertDelivery(const NewDelivery& delivery) = 0;
+  virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
+};
+
+class Outbox {
+ public:
+  virtual ~Outbox() = default;
+  // Leases up to `max` channels that have a due delivery (state pending, next_attempt_at <= now)
+  // at the head of their queue and no live lease held by another owner; returns their names.
+  virtual Result<std::vector<std::string>> ClaimChannels(const std::string& owner, TimePoint now,
+                                                         Millis lease, int max) = 0;
+  virtual Result<void> RenewLease(const std::string& channel, const std::string& owner,
+                                  TimePoint now, Millis lease) = 0;
+  virtual Result<void> ReleaseChannel(const std::string& channel, const std::string& owner) = 0;
+  // The channel's undelivered deliveries (pending or sending), oldest first, with event bodies.
+  virtual Result<std::vector<DeliveryRecord>> ChannelQueue(const std::string& channel,
+                                                           int limit) = 0;
+  // Earliest next_attempt_at of any pending delivery (to sleep until), nullopt when none.
+  virtual Result<std::optional<TimePoint>> NextDue() = 0;
+
+  virtual Result<void> MarkInDoubt(const std::vector<int64_t>& ids, TimePoint now) = 0;
+  // Sent (the head and, for a digest, every delivery it covers: digest_id = ids.front()).
+  virtual Result<void> MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
+                                const std::string& channel_id, TimePoint now) = 0;
+  // Back to pending at `next`; `count_attempt` false for 429 / auth pauses (not a failure).
+  virtual Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt,
+                                  const std::string& code, const std::string& error,
+                                  TimePoint now) = 0;
+  // failed (permanent) or dead (gave up).
+  virtual Result<void> MarkFinal(int64_t id, domain::DeliveryState state, const std::string& code,
+                                 const std::string& error, TimePoint now) = 0;
+
+  // The first post about a finding in a channel: status changes are threaded under it.
+  virtual Result<std::optional<std::string>> GetThreadRoot(const std::string& project,
+                                                           const std::string& thread_key,
+                                                           const std::string& channel) = 0;
+  virtual Result<void> PutThreadRoot(const std::string& project, const std::string& thread_key,
+                                     const std::string& channel, const std::string& post_id) = 0;
+
+  virtual Result<std::vector<DeliveryRecord>> ListDeliveries(const DeliveryFilter& filter) = 0;
+  virtual Result<std::optional<DeliveryRecord>> GetDelivery(int64_t id) = 0;
+  // failed/dead → pending now (attempts reset, expires_at renewed); false when not retryable.
+  virtual Result<bool> Retry(int64_t id, TimePoint now, TimePoint new_expiry,
+                             const AuditEntry& audit) = 0;
+  // Counts by state, for metrics and the UI.
+  virtual Result<std::array<int64_t, 5>> CountByState() = 0;
+};
+
+// What the service layer needs beyond store.hpp; SqliteStore implements both.
+class PipelineStore {
+ public:
+  virtual ~PipelineStore() = default;
+  virtual Result<void> CreateProject(const domain::Project& project, const AuditEntry& audit) = 0;
+  virtual Result<std::optional<domain::Project>> GetProject(const std::string& name) = 0;
+  // Sorted by name, names > after.
+  virtual Result<std::vector<domain::Project>> ListProjects(int limit, const std::string& after) = 0;
+  virtual Result<void> UpdateProject(const domain::Project& project, const AuditEntry& audit) = 0;
+  // Deletes the project with its link, findings, events and deliveries.
+  virtual Result<void> DeleteProject(const std::string& name, const AuditEntry& audit) = 0;
+  virtual Result<domain::ProjectLink> GetLink(const std::string& project) = 0;
+  virtual Result<void> SaveLink(const std::string& project, const domain::ProjectLink& link,
+                                const AuditEntry& audit) = 0;
+  virtual Result<std::optional<domain::Finding>> GetFinding(int64_t id) = 0;
+  virtual Result<std::vector<domain::Finding>> ListFindings(const FindingFilter& filter) = 0;
+  // Runs `fn` in one write transaction; commits when it returns success.
+  virtual Result<void> Transact(const std::function<Result<void>(IngestTx&)>& fn) = 0;
+  virtual Outbox& outbox() = 0;
+  // A random id made once per database: prefix of pending_post_id, so two installations
+  // posting to one Mattermost server never share de-duplication keys.
+  virtual Result<std::string> InstallationId() = 0;
+};
+
+}  // namespace tocsin::store
