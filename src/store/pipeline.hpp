@@ -107,8 +107,11 @@ class IngestTx {
   // Inserts when finding.id == 0 (conflict on a duplicate project+fingerprint), else updates.
   virtual Result<int64_t> SaveFinding(const domain::Finding& finding) = 0;
   virtual Result<OpenCounts> CountOpen(const std::string& project) = 0;
-  // nullopt when (project, key) was used before: the event is a duplicate and nothing is written.
-  virtual Result<std::optional<int64_t>> InsertEvent(const StoredEvent& event) = 0;
+  // The seq of the event stored earlier under (project, key), if any: a repeat is a duplicate.
+  virtual Result<std::optional<int64_t>> FindEventByKey(const std::string& project,
+                                                        const std::string& key) = 0;
+  // Returns the new seq; conflict when (project, key) was used before.
+  virtual Result<int64_t> InsertEvent(const StoredEvent& event) = 0;
   virtual Result<int64_t> InsertDelivery(const NewDelivery& delivery) = 0;
   virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
 };
