@@ -42,6 +42,9 @@ struct Option {
   double min = 0;            // numbers, sizes, durations (ms): smallest allowed value
   StringCheck check = nullptr;
   bool in_file = true;
+  // Names that do not follow the rule "--" + key with dashes / "TOCSIN_" + KEY.
+  const char* flag = nullptr;
+  const char* env = nullptr;
 };
 
 std::string CheckListen(std::string& value) {
@@ -121,12 +124,15 @@ const std::vector<Option>& Table() {
        .description = "Key that encrypts the stored Mattermost token (must exist, mode 0600); "
                       "empty means `<data_dir>/master.key`, created on first start.",
        .hint = "give the path of a file holding 32 random bytes, base64"},
-      {.key = "config",
+      {.key = "config_file",
        .kind = Kind::kString,
        .field = &Settings::config_file,
-       .description = "TOML configuration file to read; empty means none.",
+       .description = "TOML configuration file to read; empty means none. Flag or environment "
+                      "only.",
        .hint = "give the path of a TOML file",
-       .in_file = false},
+       .in_file = false,
+       .flag = "--config",
+       .env = "TOCSIN_CONFIG"},
       {.key = "log_level",
        .kind = Kind::kEnum,
        .field = &Settings::log_level,
@@ -204,6 +210,9 @@ std::string EnvFor(std::string_view key) {
   }
   return env;
 }
+
+std::string FlagOf(const Option& o) { return o.flag ? o.flag : FlagFor(o.key); }
+std::string EnvOf(const Option& o) { return o.env ? o.env : EnvFor(o.key); }
 
 std::vector<std::string> ChoicesOf(const Option& o) { return Split(o.choices, '|'); }
 
@@ -533,6 +542,11 @@ const Option* FindRow(std::string_view key) {
   return nullptr;
 }
 
+const Option* ConfigFileRow() {
+  static const Option* row = FindRow("config_file");
+  return row;
+}
+
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -605,6 +619,9 @@ Result<void> CollectTable(const std::string& path, const toml::table& table,
       continue;
     }
     const Option* o = FindRow(key);
+    if (o == nullptr && key == std::string_view(ConfigFileRow()->flag).substr(2)) {
+      o = ConfigFileRow();  // "config = ..." means the same thing
+    }
     if (o == nullptr) {
       return ConfigError(fmt::format("{}: unknown key \"{}\"", Where(path, k.source()), key),
                          UnknownKeyHint(key), key);
@@ -613,7 +630,7 @@ Result<void> CollectTable(const std::string& path, const toml::table& table,
       return ConfigError(
           fmt::format("{}: \"{}\" cannot be set inside the config file", Where(path, k.source()),
                       key),
-          fmt::format("pass {} or set {} instead", FlagFor(key), EnvFor(key)), key);
+          fmt::format("pass {} or set {} instead", FlagOf(*o), EnvOf(*o)), o->key);
     }
     std::string problem;
     auto value = FromToml(*o, node, &problem);
@@ -631,7 +648,7 @@ Result<std::map<std::string, FileValue>> LoadFile(const std::string& path) {
   if (!in) {
     return ConfigError(
         fmt::format("config file {} cannot be read: {}", path, std::strerror(errno)),
-        "check the path given by --config or TOCSIN_CONFIG", "config");
+        "check the path given by --config or TOCSIN_CONFIG", "config_file");
   }
   std::stringstream buf;
   buf << in.rdbuf();
@@ -642,7 +659,7 @@ Result<std::map<std::string, FileValue>> LoadFile(const std::string& path) {
     if (auto r = CollectTable(path, root, "", &values); !r) return tl::unexpected(r.error());
   } catch (const toml::parse_error& e) {
     return ConfigError(fmt::format("{}: {}", Where(path, e.source()), e.description()),
-                       "fix the TOML syntax at that line", "config");
+                       "fix the TOML syntax at that line", "config_file");
   }
   return values;
 }
@@ -670,8 +687,8 @@ const std::vector<OptionSpec>& Options() {
     std::vector<OptionSpec> specs;
     for (const auto& o : Table()) {
       specs.push_back(OptionSpec{.key = o.key,
-                                 .flag = FlagFor(o.key),
-                                 .env = EnvFor(o.key),
+                                 .flag = FlagOf(o),
+                                 .env = EnvOf(o),
                                  .type = TypeName(o),
                                  .default_text = DefaultText(o),
                                  .description = o.description,
@@ -731,13 +748,13 @@ Result<Settings> Resolve(const Inputs& inputs) {
   // Which file, and where that choice came from.
   std::string file;
   Source file_source = Source::kDefault;
-  if (auto it = inputs.flags.find("config"); it != inputs.flags.end()) {
+  if (auto it = inputs.flags.find(ConfigFileRow()->key); it != inputs.flags.end()) {
     file = it->second;
     file_source = Source::kFlag;
   } else if (!inputs.config_file.empty()) {
     file = inputs.config_file;
     file_source = Source::kFlag;
-  } else if (auto v = env(EnvFor("config"))) {
+  } else if (auto v = env(EnvOf(*ConfigFileRow()))) {
     file = *v;
     file_source = Source::kEnvironment;
   }
@@ -750,7 +767,7 @@ Result<Settings> Resolve(const Inputs& inputs) {
 
   for (const auto& o : Table()) {
     const std::string key = o.key;
-    if (key == "config") {
+    if (&o == ConfigFileRow()) {
       settings.config_file = file;
       settings.origins[key] = file_source;
       continue;
@@ -761,11 +778,11 @@ Result<Settings> Resolve(const Inputs& inputs) {
     std::optional<std::string> text;
     if (auto it = inputs.flags.find(key); it != inputs.flags.end()) {
       text = it->second;
-      where = fmt::format("{} ({})", FlagFor(key), key);
+      where = fmt::format("{} ({})", FlagOf(o), key);
       source = Source::kFlag;
-    } else if (auto v = env(EnvFor(key))) {
+    } else if (auto v = env(EnvOf(o))) {
       text = *v;
-      where = fmt::format("{} ({})", EnvFor(key), key);
+      where = fmt::format("{} ({})", EnvOf(o), key);
       source = Source::kEnvironment;
     } else if (auto fit = file_values.find(key); fit != file_values.end()) {
       value = fit->second.value;
@@ -798,8 +815,8 @@ std::string Describe(const Settings& settings) {
     const auto it = settings.origins.find(o.key);
     const Source source = it == settings.origins.end() ? Source::kDefault : it->second;
     std::string origin(SourceName(source));
-    if (source == Source::kEnvironment) origin += " " + EnvFor(o.key);
-    if (source == Source::kFlag) origin += " " + FlagFor(o.key);
+    if (source == Source::kEnvironment) origin += " " + EnvOf(o);
+    if (source == Source::kFlag) origin += " " + FlagOf(o);
     if (source == Source::kFile) origin += " " + settings.config_file;
     Settings shown = settings;
     shown.database = RedactUrlPassword(settings.database);

@@ -68,6 +68,9 @@ const OptionSpec* FindOptionByFlag(std::string_view flag);
 // as a string option and passes the ones given, keyed by OptionSpec::key, in Inputs::flags.
 std::vector<std::string> FlagNames();
 
+// Flag and environment names follow from the key ("mattermost.burst" -> --mattermost-burst,
+// TOCSIN_MATTERMOST_BURST) except for "config_file", which is --config / TOCSIN_CONFIG.
+//
 // Inputs to Resolve(): flag values (keyed by option key, only flags the user gave), the
 // environment (a lookup function so tests need not touch the real one), and the config file path
 // (from --config or TOCSIN_CONFIG; "" = none).

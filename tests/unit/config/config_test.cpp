@@ -129,14 +129,14 @@ TEST(Precedence, ConfigFileFromEnvironmentOrFlag) {
   auto s = f.Run();
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(s->data_dir, "/a");
-  EXPECT_EQ(s->origins.at("config"), Source::kEnvironment);
+  EXPECT_EQ(s->origins.at("config_file"), Source::kEnvironment);
 
-  f.inputs.flags["config"] = b;
+  f.inputs.flags["config_file"] = b;
   s = f.Run();
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(s->data_dir, "/b");
   EXPECT_EQ(s->config_file, b);
-  EXPECT_EQ(s->origins.at("config"), Source::kFlag);
+  EXPECT_EQ(s->origins.at("config_file"), Source::kFlag);
 }
 
 TEST(Precedence, EveryTypeReadsFromEveryLayer) {
@@ -413,8 +413,12 @@ TEST(ConfigFile, CannotNameAnotherConfigFile) {
   f.inputs.config_file = WriteFile(tmp, "t.toml", "config = \"other.toml\"\n");
   auto s = f.Run();
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().field, "config");
+  EXPECT_EQ(s.error().field, "config_file");
   EXPECT_THAT(s.error().hint, HasSubstr("--config"));
+  f.inputs.config_file = WriteFile(tmp, "u.toml", "config_file = \"other.toml\"\n");
+  s = f.Run();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().field, "config_file");
 }
 
 TEST(ConfigFile, MissingFileIsNamed) {
@@ -422,7 +426,7 @@ TEST(ConfigFile, MissingFileIsNamed) {
   f.inputs.config_file = "/nonexistent/tocsin.toml";
   auto s = f.Run();
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().field, "config");
+  EXPECT_EQ(s.error().field, "config_file");
   EXPECT_THAT(s.error().message, HasSubstr("/nonexistent/tocsin.toml"));
 }
 
