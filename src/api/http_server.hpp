@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -52,6 +53,9 @@ struct ServerOptions {
   int worker_threads = 4;                   // the blocking pool for handlers
   BodyLimit body_limit;                     // default: 10 MiB for everything
   std::chrono::seconds idle_timeout{60};
+  // From the first byte of a request to the end of its header: cuts slowloris clients (408).
+  std::chrono::milliseconds header_timeout{30000};
+  uint32_t header_limit = 16 * 1024;  // request line + header fields; over it: 431
 };
 
 class HttpServer {
@@ -63,6 +67,9 @@ class HttpServer {
   // The bound port (useful with port 0).
   virtual uint16_t Port() const = 0;
   // Stops accepting, lets in-flight requests finish (up to `grace`), closes idle connections.
+  // Idempotent. Past `grace` the remaining connections are closed, but Stop still waits for
+  // running handlers to return (threads are joined), so handlers must be bounded. Never call it
+  // from a handler.
   virtual void Stop(std::chrono::milliseconds grace) = 0;
 };
 
