@@ -116,6 +116,12 @@ bool IsHttpUrl(std::string_view url) {
   const size_t at = authority.rfind('@');
   const std::string_view host = at == std::string_view::npos ? authority : authority.substr(at + 1);
   if (host.empty() || host[0] == ':') return false;
+  // Square brackets are legal only around an IPv6 literal host (RFC 3986); in a path they are
+  // the start of a Markdown link someone wants to smuggle.
+  if (host_end != std::string_view::npos &&
+      url.find_first_of("[]", host_end) != std::string_view::npos) {
+    return false;
+  }
   for (unsigned char c : url) {
     if (c <= 0x20 || c == 0x7F) return false;
     if (std::string_view("<>\"\\`{}|^").find(static_cast<char>(c)) != std::string_view::npos) {

@@ -241,7 +241,8 @@ Result<domain::Location> ReadLocation(const json& object, const std::string& poi
 }
 
 // `full`: vulnerability.new, where title and severity are required.
-Result<domain::Finding> ReadFinding(const json& object, const std::string& pointer, bool full) {
+Result<domain::Finding> ReadFinding(const json& object, const std::string& pointer, bool full,
+                                    bool* severity_given) {
   if (auto known = OnlyKnown(object, pointer,
                              {"fingerprint", "title", "severity", "scanner", "rule_id", "cwe",
                               "cve", "cvss", "location", "description", "link"});
@@ -276,6 +277,7 @@ Result<domain::Finding> ReadFinding(const json& object, const std::string& point
       }
       f.severity = *sev;
     }
+    if (severity_given) *severity_given = v != nullptr;
   }
 
   TOCSIN_TRY_ASSIGN(scanner,
@@ -514,7 +516,8 @@ Result<EventInput> ReadEvent(const json& event, const std::string& pointer) {
     case EventType::kStatusChanged: {
       const bool is_new = in.type == EventType::kVulnerabilityNew;
       TOCSIN_TRY_ASSIGN(object, ReadObject(event, pointer, "finding", true));
-      TOCSIN_TRY_ASSIGN(finding, ReadFinding(*object, Child(pointer, "finding"), is_new));
+      TOCSIN_TRY_ASSIGN(finding, ReadFinding(*object, Child(pointer, "finding"), is_new,
+                                                  &in.finding_severity_given));
       finding.project = in.project;
       in.finding = std::move(finding);
       if (!is_new) {
@@ -595,7 +598,7 @@ Result<std::vector<EventInput>> ReadEvents(const json& body, size_t max_events) 
 nlohmann::json FindingToJson(const domain::Finding& f) {
   json j = json::object();
   j["fingerprint"] = f.fingerprint;
-  j["title"] = f.title;
+  if (!f.title.empty()) j["title"] = f.title;
   j["severity"] = domain::Name(f.severity);
   j["status"] = domain::Name(f.status);
   if (!f.scanner.empty()) j["scanner"] = f.scanner;
@@ -643,7 +646,12 @@ nlohmann::json EventToJson(const EventInput& e) {
   j["type"] = domain::Name(e.type);
   j["project"] = e.project;
   if (e.occurred_at) j["occurred_at"] = FormatRfc3339(*e.occurred_at);
-  if (e.finding) j["finding"] = FindingToJson(*e.finding);
+  if (e.finding) {
+    j["finding"] = FindingToJson(*e.finding);
+    if (!e.finding_severity_given) j["finding"].erase("severity");
+    // After a status change the finding is in the new status.
+    if (e.status) j["finding"]["status"] = domain::Name(*e.status);
+  }
   if (e.status) j["status"] = domain::Name(*e.status);
   if (!e.comment.empty()) j["comment"] = e.comment;
   if (e.scan) j["scan"] = ScanToJson(*e.scan);

@@ -43,6 +43,10 @@ struct EventInput {
   std::optional<TimePoint> occurred_at;
   // vulnerability.*: fingerprint always; title and severity required for vulnerability.new.
   std::optional<domain::Finding> finding;
+  // False when a status change did not name the finding's severity (Finding::severity then holds
+  // a meaningless default): the service completes the finding from the store. EventToJson leaves
+  // "severity" out in that case rather than claim "info".
+  bool finding_severity_given = true;
   std::optional<domain::FindingStatus> status;  // vulnerability.status_changed: the new status
   std::string comment;
   std::optional<ScanInfo> scan;            // scan.completed
