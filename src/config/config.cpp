@@ -1,8 +1,12 @@
 #include "config/config.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <toml++/toml.h>
+
 #include <algorithm>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -10,10 +14,6 @@
 #include <limits>
 #include <sstream>
 #include <variant>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <toml++/toml.h>
 
 #include "core/strings.hpp"
 
@@ -79,7 +79,8 @@ std::string CheckPublicUrl(std::string& value) {
     return fmt::format("\"{}\" is not an http(s) URL", value);
   }
   for (char c : value) {
-    if (static_cast<unsigned char>(c) <= ' ') return "must not contain spaces or control characters";
+    if (static_cast<unsigned char>(c) <= ' ')
+      return "must not contain spaces or control characters";
   }
   const std::string_view authority = std::string_view(value).substr(rest);
   if (authority.empty() || authority.front() == '/') return "has no host";
@@ -296,7 +297,8 @@ std::string TomlQuote(std::string_view v) {
 std::vector<std::string> Wrap(std::string_view text, size_t width) {
   std::vector<std::string> lines(1);
   for (const auto& word : Split(text, ' ')) {
-    if (!lines.back().empty() && lines.back().size() + 1 + word.size() > width) lines.emplace_back();
+    if (!lines.back().empty() && lines.back().size() + 1 + word.size() > width)
+      lines.emplace_back();
     if (!lines.back().empty()) lines.back() += ' ';
     lines.back() += word;
   }
@@ -580,7 +582,8 @@ std::string UnknownKeyHint(std::string_view key) {
       best = &o;
     }
   }
-  if (best) return fmt::format("did you mean {}? (docs/configuration.md lists every key)", best->key);
+  if (best)
+    return fmt::format("did you mean {}? (docs/configuration.md lists every key)", best->key);
   return "docs/configuration.md lists every key";
 }
 
@@ -627,10 +630,9 @@ Result<void> CollectTable(const std::string& path, const toml::table& table,
                          UnknownKeyHint(key), key);
     }
     if (!o->in_file) {
-      return ConfigError(
-          fmt::format("{}: \"{}\" cannot be set inside the config file", Where(path, k.source()),
-                      key),
-          fmt::format("pass {} or set {} instead", FlagOf(*o), EnvOf(*o)), o->key);
+      return ConfigError(fmt::format("{}: \"{}\" cannot be set inside the config file",
+                                     Where(path, k.source()), key),
+                         fmt::format("pass {} or set {} instead", FlagOf(*o), EnvOf(*o)), o->key);
     }
     std::string problem;
     auto value = FromToml(*o, node, &problem);
@@ -646,9 +648,8 @@ Result<void> CollectTable(const std::string& path, const toml::table& table,
 Result<std::map<std::string, FileValue>> LoadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return ConfigError(
-        fmt::format("config file {} cannot be read: {}", path, std::strerror(errno)),
-        "check the path given by --config or TOCSIN_CONFIG", "config_file");
+    return ConfigError(fmt::format("config file {} cannot be read: {}", path, std::strerror(errno)),
+                       "check the path given by --config or TOCSIN_CONFIG", "config_file");
   }
   std::stringstream buf;
   buf << in.rdbuf();
@@ -738,8 +739,7 @@ Result<Settings> Resolve(const Inputs& inputs) {
 
   for (const auto& [key, value] : inputs.flags) {
     if (FindRow(key) == nullptr) {
-      return ConfigError(fmt::format("unknown option \"{}\"", key), "see tocsin serve --help",
-                         key);
+      return ConfigError(fmt::format("unknown option \"{}\"", key), "see tocsin serve --help", key);
     }
   }
 
@@ -836,8 +836,9 @@ std::string RenderDocs() {
     return out;
   };
   std::string md;
-  md += "<!-- Generated from src/config/config.cpp by `tocsin config docs`; do not edit by hand. "
-        "-->\n\n";
+  md +=
+      "<!-- Generated from src/config/config.cpp by `tocsin config docs`; do not edit by hand. "
+      "-->\n\n";
   md += "### Options\n\n";
   md += "| key | flag | env | default | description |\n";
   md += "|---|---|---|---|---|\n";
@@ -847,17 +848,20 @@ std::string RenderDocs() {
                       cell(def), cell(spec.description));
   }
   md += "\n### Value formats\n\n";
-  md += "- **size**: bytes (`1048576`) or a number with a unit: `B`, `KB`/`MB`/`GB` (powers of "
-        "1000), `KiB`/`MiB`/`GiB` (powers of 1024), e.g. `10MiB`, `512MB`. In the TOML file a size "
-        "may also be a plain integer.\n";
-  md += "- **duration**: one or more whole numbers with a unit `ms`, `s`, `m`, `h` or `d`, e.g. "
-        "`500ms`, `30s`, `5m`, `24h`, `1h30m`. A unit is required.\n";
+  md +=
+      "- **size**: bytes (`1048576`) or a number with a unit: `B`, `KB`/`MB`/`GB` (powers of "
+      "1000), `KiB`/`MiB`/`GiB` (powers of 1024), e.g. `10MiB`, `512MB`. In the TOML file a size "
+      "may also be a plain integer.\n";
+  md +=
+      "- **duration**: one or more whole numbers with a unit `ms`, `s`, `m`, `h` or `d`, e.g. "
+      "`500ms`, `30s`, `5m`, `24h`, `1h30m`. A unit is required.\n";
   md += "- **listen**: `host:port`; IPv6 literals in brackets (`[::1]:8080`); port 0-65535.\n";
   md += "- Numbers must not be negative.\n";
 
   md += "\n### Sample configuration file\n\n";
-  md += "Every key at its default, commented out. Tables must stay as they are; uncomment a key "
-        "below its table.\n\n";
+  md +=
+      "Every key at its default, commented out. Tables must stay as they are; uncomment a key "
+      "below its table.\n\n";
   md += "```toml\n";
   const Settings defaults;
   std::string current_table;
@@ -867,8 +871,8 @@ std::string RenderDocs() {
     const std::string_view key = o.key;
     const auto dot = key.find('.');
     const std::string table = dot == std::string_view::npos ? "" : std::string(key.substr(0, dot));
-    const std::string leaf = dot == std::string_view::npos ? std::string(key)
-                                                           : std::string(key.substr(dot + 1));
+    const std::string leaf =
+        dot == std::string_view::npos ? std::string(key) : std::string(key.substr(dot + 1));
     if (table != current_table) {
       md += fmt::format("\n[{}]\n", table);
       current_table = table;
@@ -1014,8 +1018,8 @@ Result<ListenAddress> ParseListen(std::string_view text) {
         address.size() < host.size() ? host.substr(address.size() + 1) : std::string_view("-");
     bool zone_ok = !zone.empty();
     for (char c : zone) {
-      zone_ok = zone_ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-                            c == '.');
+      zone_ok = zone_ok &&
+                (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
     }
     if (address.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos ||
         address.find(':') == std::string_view::npos || !zone_ok) {

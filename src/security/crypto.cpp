@@ -1,6 +1,7 @@
 #include "security/crypto.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,8 +12,6 @@
 #include <stdexcept>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "core/random.hpp"
 #include "core/strings.hpp"
@@ -87,7 +86,8 @@ Result<fs::path> WriteTempBeside(const fs::path& path, const std::string& conten
     const int err = errno;
     ::close(fd);
     ::unlink(temp.c_str());
-    return Fail("write_failed", fmt::format("cannot {} {}: {}", what, path.string(), ErrnoText(err)),
+    return Fail("write_failed",
+                fmt::format("cannot {} {}: {}", what, path.string(), ErrnoText(err)),
                 "check free disk space and permissions", path.string());
   };
   // The umask can only remove bits, but be explicit: the file must be exactly 0600.
@@ -141,10 +141,10 @@ Result<void> EnsurePrivateDir(const fs::path& dir) {
     if (fs::is_directory(current, ec)) continue;
     if (::mkdir(current.c_str(), 0700) != 0 && errno != EEXIST) {
       const int err = errno;
-      return Fail("write_failed",
-                  fmt::format("cannot create data directory {}: {}", current.string(),
-                              ErrnoText(err)),
-                  "create it by hand or choose another --data-dir", dir.string());
+      return Fail(
+          "write_failed",
+          fmt::format("cannot create data directory {}: {}", current.string(), ErrnoText(err)),
+          "create it by hand or choose another --data-dir", dir.string());
     }
   }
   return Ok();
@@ -159,7 +159,8 @@ Result<MasterKey> LoadKeyFile(const std::string& path) {
     if (err == ENOENT) return KeyError(path, "does not exist", "check the path");
     return KeyError(path, fmt::format("cannot be read: {}", ErrnoText(err)),
                     "make the file readable by the user running tocsin (and by nobody else: "
-                    "chmod 600 " + path + ")");
+                    "chmod 600 " +
+                        path + ")");
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -286,10 +287,9 @@ Result<Secret> MasterKey::Open(const std::string& sealed) const {
   if (box.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) return unreadable();
   const size_t ct_len = box.size() - crypto_secretbox_NONCEBYTES;
   std::string plain(ct_len - crypto_secretbox_MACBYTES, '\0');
-  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
-                                 box.data() + crypto_secretbox_NONCEBYTES, ct_len, box.data(),
-                                 reinterpret_cast<const unsigned char*>(raw_.Reveal().data())) !=
-      0) {
+  if (crypto_secretbox_open_easy(
+          reinterpret_cast<unsigned char*>(plain.data()), box.data() + crypto_secretbox_NONCEBYTES,
+          ct_len, box.data(), reinterpret_cast<const unsigned char*>(raw_.Reveal().data())) != 0) {
     return unreadable();
   }
   Secret out(std::move(plain));

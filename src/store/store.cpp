@@ -1,8 +1,8 @@
 #include "store/store.hpp"
 
-#include <filesystem>
-
 #include <fmt/format.h>
+
+#include <filesystem>
 
 #include "core/strings.hpp"
 #include "store/sqlite/sqlite_store.hpp"

@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "core/clock.hpp"
 #include "core/strings.hpp"
@@ -41,8 +40,9 @@ Error FromException(const std::string& path, std::string_view what, const SQLite
   switch (code) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      hint = "another process kept the database locked; a SQLite file serves one tocsin serve "
-             "(use PostgreSQL for several)";
+      hint =
+          "another process kept the database locked; a SQLite file serves one tocsin serve "
+          "(use PostgreSQL for several)";
       break;
     case SQLITE_FULL:
       hint = "the disk is full";
@@ -84,10 +84,10 @@ Result<void> EnsurePrivateDir(const fs::path& dir) {
     if (fs::is_directory(current, ec)) continue;
     if (::mkdir(current.c_str(), 0700) != 0 && errno != EEXIST) {
       const int err = errno;
-      return Fail("store_unavailable",
-                  fmt::format("cannot create directory {}: {}", current.string(),
-                              std::strerror(err)),
-                  "create it by hand, or choose another --data-dir / --database");
+      return Fail(
+          "store_unavailable",
+          fmt::format("cannot create directory {}: {}", current.string(), std::strerror(err)),
+          "create it by hand, or choose another --data-dir / --database");
     }
   }
   return Ok();
@@ -205,14 +205,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
   }
   PreCreatePrivateFile(path);
   return Guarded(path, "opening the database", [&]() -> Result<std::unique_ptr<SqliteStore>> {
-    auto db = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, options.busy_timeout_ms);
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                                 options.busy_timeout_ms);
     const std::string mode = db->execAndGet("PRAGMA journal_mode=WAL").getString();
     if (ToLower(mode) != "wal") {
-      return Fail("store_unavailable",
-                  fmt::format("database {} cannot use WAL journaling (journal_mode is {})", path,
-                              mode),
-                  "put the database on a local file system");
+      return Fail(
+          "store_unavailable",
+          fmt::format("database {} cannot use WAL journaling (journal_mode is {})", path, mode),
+          "put the database on a local file system");
     }
     db->exec(options.synchronous == Synchronous::kFull ? "PRAGMA synchronous=FULL"
                                                        : "PRAGMA synchronous=NORMAL");

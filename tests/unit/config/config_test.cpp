@@ -283,12 +283,18 @@ TEST(Validation, OverriddenBadValueInALowerLayerIsIgnored) {
 
 TEST(Validation, GoodValuesAreAccepted) {
   const std::vector<std::pair<std::string, std::string>> good = {
-      {"listen", "127.0.0.1:0"},          {"listen", "[::1]:8080"},
-      {"listen", "0.0.0.0:65535"},        {"listen", "localhost:8080"},
-      {"listen", "[fe80::1%eth0]:80"},    {"database", "sqlite:/tmp/x.db"},
-      {"database", "postgres://u@h/db"},  {"database", "postgresql://h/db"},
-      {"public_url", "https://a.example"}, {"public_url", "HTTP://a:8080/sub"},
-      {"mattermost.rate_per_second", "0.5"}, {"limits.max_event_body", "10 MiB"},
+      {"listen", "127.0.0.1:0"},
+      {"listen", "[::1]:8080"},
+      {"listen", "0.0.0.0:65535"},
+      {"listen", "localhost:8080"},
+      {"listen", "[fe80::1%eth0]:80"},
+      {"database", "sqlite:/tmp/x.db"},
+      {"database", "postgres://u@h/db"},
+      {"database", "postgresql://h/db"},
+      {"public_url", "https://a.example"},
+      {"public_url", "HTTP://a:8080/sub"},
+      {"mattermost.rate_per_second", "0.5"},
+      {"limits.max_event_body", "10 MiB"},
   };
   for (const auto& [key, value] : good) {
     Fixture f;
@@ -435,17 +441,23 @@ TEST(ConfigFile, MissingFileIsNamed) {
 
 TEST(Durations, ParseUnitsAndCompounds) {
   const std::vector<std::pair<std::string, int64_t>> cases = {
-      {"24h", 24LL * 3600 * 1000}, {"500ms", 500},        {"5m", 300000},
-      {"30s", 30000},              {"1h30m", 5400000},    {"2d", 2LL * 86400 * 1000},
-      {" 10s ", 10000},            {"1m30s250ms", 90250}, {"0s", 0},
+      {"24h", 24LL * 3600 * 1000},
+      {"500ms", 500},
+      {"5m", 300000},
+      {"30s", 30000},
+      {"1h30m", 5400000},
+      {"2d", 2LL * 86400 * 1000},
+      {" 10s ", 10000},
+      {"1m30s250ms", 90250},
+      {"0s", 0},
   };
   for (const auto& [text, ms] : cases) {
     auto d = ParseDuration(text);
     ASSERT_TRUE(d) << text << ": " << d.error().message;
     EXPECT_EQ(d->count(), ms) << text;
   }
-  for (const std::string bad : {"", "10", "h", "1.5h", "5 m", "3w", "-5s", "10s5", "s10",
-                                "99999999999999999999h"}) {
+  for (const std::string bad :
+       {"", "10", "h", "1.5h", "5 m", "3w", "-5s", "10s5", "s10", "99999999999999999999h"}) {
     EXPECT_FALSE(ParseDuration(bad)) << bad;
   }
 }
@@ -478,8 +490,8 @@ TEST(Sizes, ParsePlainBytesAndUnits) {
     ASSERT_TRUE(v) << text << ": " << v.error().message;
     EXPECT_EQ(*v, bytes) << text;
   }
-  for (const std::string bad : {"", "MiB", "1.5MiB", "10 parsecs", "-1", "10TiB",
-                                "9999999999999999999", "9999999999GiB"}) {
+  for (const std::string bad :
+       {"", "MiB", "1.5MiB", "10 parsecs", "-1", "10TiB", "9999999999999999999", "9999999999GiB"}) {
     EXPECT_FALSE(ParseSize(bad)) << bad;
   }
 }
@@ -513,10 +525,14 @@ TEST(Listen, SplitsHostAndPort) {
 
 TEST(Options, CoverTheDocumentedNames) {
   const std::vector<std::pair<std::string, std::string>> named = {
-      {"--listen", "TOCSIN_LISTEN"},         {"--data-dir", "TOCSIN_DATA_DIR"},
-      {"--database", "TOCSIN_DATABASE"},     {"--public-url", "TOCSIN_PUBLIC_URL"},
-      {"--config", "TOCSIN_CONFIG"},         {"--log-level", "TOCSIN_LOG_LEVEL"},
-      {"--log-format", "TOCSIN_LOG_FORMAT"}, {"--master-key-file", "TOCSIN_MASTER_KEY_FILE"},
+      {"--listen", "TOCSIN_LISTEN"},
+      {"--data-dir", "TOCSIN_DATA_DIR"},
+      {"--database", "TOCSIN_DATABASE"},
+      {"--public-url", "TOCSIN_PUBLIC_URL"},
+      {"--config", "TOCSIN_CONFIG"},
+      {"--log-level", "TOCSIN_LOG_LEVEL"},
+      {"--log-format", "TOCSIN_LOG_FORMAT"},
+      {"--master-key-file", "TOCSIN_MASTER_KEY_FILE"},
       {"--mattermost-rate-per-second", "TOCSIN_MATTERMOST_RATE_PER_SECOND"},
       {"--delivery-ttl", "TOCSIN_DELIVERY_TTL"},
   };

@@ -63,7 +63,8 @@ class SqliteBackend final : public StoreBackend {
   int64_t LatestKnownVersion() override { return LatestVersion(sqlite::Migrations()); }
   void RecordSchemaVersion(int64_t version) override {
     EXPECT_EQ(RawDb(Path()).Exec("INSERT INTO schema_migrations (version, name, applied_at) "
-                                 "VALUES (" + std::to_string(version) + ", 'future', 0)"),
+                                 "VALUES (" +
+                                 std::to_string(version) + ", 'future', 0)"),
               SQLITE_OK);
   }
   int64_t MigrationRows() override {

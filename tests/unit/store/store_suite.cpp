@@ -73,8 +73,8 @@ TEST_P(StoreSuite, SettingsAreAbsentUntilSaved) {
 }
 
 TEST_P(StoreSuite, SettingsRoundTripWithTheirAuditEntry) {
-  ASSERT_TRUE(store_->SaveMattermostSettings(SampleSettings(),
-                                             Audit("integration.mattermost.update")));
+  ASSERT_TRUE(
+      store_->SaveMattermostSettings(SampleSettings(), Audit("integration.mattermost.update")));
   auto s = store_->GetMattermostSettings();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->has_value());
