@@ -3,8 +3,11 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <gmock/gmock.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -225,6 +228,32 @@ TEST(SqliteStore, LockHeldTooLongIsStoreUnavailable) {
   EXPECT_TRUE((*store)->GetMattermostSettings()) << "readers are not blocked in WAL mode";
   ASSERT_EQ(other.Exec("COMMIT"), SQLITE_OK);
   EXPECT_TRUE((*store)->AppendAudit(AuditEntry{0, 1, "a", "b", "c", "{}"}));
+}
+
+// The product promise of ADR 0001: with synchronous=NORMAL an acknowledged commit survives the
+// process being killed before it closes the database.
+TEST(SqliteStore, CommittedWriteSurvivesKillDashNine) {
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = sqlite::SqliteStore::Open(path);
+    const bool ok =
+        store && (*store)->AppendAudit(AuditEntry{0, 1, "a", "acknowledged", "c", "{}"});
+    if (!ok) ::_exit(3);
+    ::kill(::getpid(), SIGKILL);  // no destructor, no close, no checkpoint
+    ::_exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  auto store = sqlite::SqliteStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  auto entries = (*store)->ListAudit(10, 0);
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].action, "acknowledged");
 }
 
 TEST(SqliteStore, TwoConnectionsSeeEachOthersWrites) {
