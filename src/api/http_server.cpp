@@ -613,8 +613,7 @@ class BeastHttpServer final : public HttpServer {
     }
 
     // 3. The body, within the limit for this path.
-    const uint64_t limit =
-        options_.body_limit ? options_.body_limit(request.method, request.path) : kDefaultBodyLimit;
+    const uint64_t limit = BodyLimitFor(request);
     const auto too_large = [&] {
       return ErrorResponse(413, "payload_too_large",
                            fmt::format("The request body is larger than {} bytes, the limit "
@@ -683,6 +682,21 @@ class BeastHttpServer final : public HttpServer {
       co_return After::kClose;
     }
     co_return keep_alive ? After::kKeepAlive : After::kClose;
+  }
+
+  // The configured limit; a body_limit callback that throws gets the default rather than
+  // tearing down the connection coroutine.
+  uint64_t BodyLimitFor(const Request& request) const {
+    if (!options_.body_limit) return kDefaultBodyLimit;
+    try {
+      return options_.body_limit(request.method, request.path);
+    } catch (const std::exception& e) {
+      spdlog::error("body_limit callback threw; using the default. path={} error={}", request.path,
+                    e.what());
+    } catch (...) {
+      spdlog::error("body_limit callback threw; using the default. path={}", request.path);
+    }
+    return kDefaultBodyLimit;
   }
 
   // Runs on the pool. `request` lives in the awaiting connection coroutine's frame.

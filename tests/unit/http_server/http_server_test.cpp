@@ -435,6 +435,20 @@ TEST(HttpServer, BodyLimitIsChosenPerMethodAndPath) {
   EXPECT_EQ(asked[1], (std::pair<std::string, std::string>{"POST", "/scans/up"}));
 }
 
+TEST(HttpServer, BodyLimitCallbackThatThrowsFallsBackToTheDefault) {
+  ServerOptions options;
+  options.body_limit = [](std::string_view, std::string_view) -> uint64_t {
+    throw std::runtime_error("bug in the limit table");
+  };
+  auto server =
+      StartServer([](const Request& r) { return Text(std::to_string(r.body.size())); }, options);
+  auto client = ClientFor(*server);
+  const auto result = client.Post("/events", std::string(2048, 'b'), "text/plain");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200);
+  EXPECT_EQ(result->body, "2048");
+}
+
 TEST(HttpServer, ChunkedBodyIsDecoded) {
   RecordingHandler recorder;
   auto server = StartServer(recorder.AsHandler());
