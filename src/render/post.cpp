@@ -194,7 +194,9 @@ void EscapeLine(const std::u32string& line, bool markdown, std::string& out) {
     const char32_t cp = line[k];
     if (markdown && (IsMarkdownSpecial(cp) || k == ordered_dot)) out += '\\';
     AppendUtf8(out, cp);
-    if (IsAtSign(cp)) out += kZwsp;
+    // In plain text an '&' gets one too: "&#64;channel" stays inert even for a client that
+    // renders the fallback as HTML or Markdown.
+    if (IsAtSign(cp) || (!markdown && cp == '&')) out += kZwsp;
   }
 }
 

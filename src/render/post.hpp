@@ -29,7 +29,7 @@ struct Context {
 std::string Neutralize(std::string_view text, bool single_line = true);
 // The plain-text form for `fallback` (push/e-mail notification text, never rendered as Markdown,
 // so backslash escapes would show): controls and invisible characters removed, newlines folded,
-// U+200B after every '@'. No Markdown escaping.
+// U+200B after every '@' (and '&', so no character reference can spell one). No Markdown escaping.
 std::string NeutralizePlain(std::string_view text);
 // Cuts to at most `max_runes` code points (never inside a UTF-8 sequence), ending in "… (truncated)".
 std::string Truncate(std::string_view text, size_t max_runes);
