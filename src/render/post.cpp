@@ -378,6 +378,18 @@ std::string StatusColor(std::string_view status, std::optional<Severity> sev) {
   return SeverityColor(sev ? domain::Name(*sev) : "");
 }
 
+// An attachment title is Markdown only when it has no link: with title_link the clients put the
+// raw text inside the link (webapp and mobile alike), where backslash escapes would show. Titles
+// are not searched for mentions, but get the U+200B anyway.
+void SetTitle(json& a, std::string_view untrusted_title, const std::string& link) {
+  if (link.empty()) {
+    a["title"] = Md(untrusted_title, kTitleRunes);
+  } else {
+    a["title"] = Truncate(NeutralizePlain(untrusted_title), kTitleRunes);
+    a["title_link"] = link;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fitting a post into the budget
 
@@ -493,9 +505,8 @@ json NewFindingAttachment(const json& event, const Context& ctx, const std::stri
   if (!where.empty()) fallback += " (" + where + ")";
   a["fallback"] = Truncate(fallback, kFallbackRunes);
   a["color"] = SeverityColor(sev ? domain::Name(*sev) : "");
-  a["title"] = Md(title, kTitleRunes);
   const std::string link = FindingLink(finding, ProjectSlug(event, ctx), ctx);
-  if (!link.empty()) a["title_link"] = link;
+  SetTitle(a, title, link);
   const std::string description = Neutralize(Str(finding, "description"), false);
   if (!description.empty()) a["text"] = Truncate(description, ctx.max_runes);
 
@@ -587,9 +598,8 @@ json RenderStatusChanged(const json& event, const Context& ctx) {
                   NeutralizePlain(c.to.empty() ? std::string("unknown") : c.to)),
       kFallbackRunes);
   a["color"] = StatusColor(c.to, SeverityOf(finding, "severity"));
-  a["title"] = Md(title, kTitleRunes);
   const std::string link = FindingLink(finding, ProjectSlug(event, ctx), ctx);
-  if (!link.empty()) a["title_link"] = link;
+  SetTitle(a, title, link);
   a["footer"] = "Tocsin";
   json post = Post(std::move(message), json::array({std::move(a)}));
   Fit(post, ctx.max_runes);
@@ -648,8 +658,11 @@ json RenderScan(const json& event, const Context& ctx) {
                   resolved, reopened),
       kFallbackRunes);
   a["color"] = ok ? "good" : "danger";
-  a["title"] = fmt::format("Scan {} \u00B7 {}", ok ? "succeeded" : "failed", scanner);
-  if (const auto link = Str(scan, "link"); UsableLink(link)) a["title_link"] = link;
+  const std::string scan_link = UsableLink(Str(scan, "link")) ? Str(scan, "link") : std::string();
+  SetTitle(a,
+           fmt::format("Scan {} \u00B7 {}", ok ? "succeeded" : "failed",
+                       Str(scan, "scanner").empty() ? "scanner" : Str(scan, "scanner")),
+           scan_link);
 
   std::string text;
   if (baseline) {

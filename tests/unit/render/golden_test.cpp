@@ -141,9 +141,9 @@ TEST_P(Golden, MatchesAndHoldsTheInvariants) {
       EXPECT_EQ(testing::ActiveSpecials(t.text), "") << GetParam() << " " << t.where << ": " << t.text;
       EXPECT_FALSE(testing::HasForbiddenCharacters(t.text, t.multi_line)) << GetParam() << " " << t.where;
     }
-    for (const auto& f : testing::Fallbacks(post)) {
-      EXPECT_TRUE(testing::Mentions(f).empty()) << GetParam() << " fallback: " << f;
-      EXPECT_FALSE(testing::HasForbiddenCharacters(f, false)) << GetParam() << " fallback";
+    for (const auto& f : testing::PlainTexts(post)) {
+      EXPECT_TRUE(testing::Mentions(f).empty()) << GetParam() << " plain text: " << f;
+      EXPECT_FALSE(testing::HasForbiddenCharacters(f, false)) << GetParam() << " plain text";
     }
   }
 }

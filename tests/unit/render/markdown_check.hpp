@@ -163,8 +163,9 @@ inline bool HasForbiddenCharacters(std::string_view s, bool allow_newline) {
 }
 
 // Every Markdown-rendered string of a post with a name for messages: the message, and per
-// attachment its pretext, title, text and field titles/values. (fallback is plain text and
-// checked separately; title_link is a URL.)
+// attachment its pretext, title (unless it has a title_link: then clients show it as plain link
+// text), text and field titles/values. (fallback and linked titles are plain text and checked
+// separately, see PlainTexts; title_link is a URL.)
 struct PostText {
   std::string where;
   std::string text;
@@ -182,6 +183,7 @@ inline std::vector<PostText> MarkdownTexts(const nlohmann::json& post) {
     const auto& a = atts[i];
     const std::string at = "attachments/" + std::to_string(i) + "/";
     for (const char* key : {"pretext", "title", "text"}) {
+      if (std::string(key) == "title" && a.contains("title_link")) continue;
       if (a.contains(key) && a[key].is_string()) {
         out.push_back({at + key, a[key].get<std::string>(), std::string(key) != "title"});
       }
@@ -198,11 +200,15 @@ inline std::vector<PostText> MarkdownTexts(const nlohmann::json& post) {
   return out;
 }
 
-inline std::vector<std::string> Fallbacks(const nlohmann::json& post) {
+// The plain-text strings: every fallback, and titles that carry a title_link.
+inline std::vector<std::string> PlainTexts(const nlohmann::json& post) {
   std::vector<std::string> out;
   if (!post.contains("props") || !post["props"].contains("attachments")) return out;
   for (const auto& a : post["props"]["attachments"]) {
     if (a.contains("fallback")) out.push_back(a["fallback"].get<std::string>());
+    if (a.contains("title_link") && a.contains("title")) {
+      out.push_back(a["title"].get<std::string>());
+    }
   }
   return out;
 }

@@ -56,9 +56,9 @@ std::string Problems(const json& post, size_t max_runes) {
     if (testing::HasForbiddenCharacters(t.text, t.multi_line)) return t.where + " has controls";
     if (!IsValidUtf8(t.text)) return t.where + " is not UTF-8";
   }
-  for (const auto& f : testing::Fallbacks(post)) {
-    if (!testing::Mentions(f).empty()) return "fallback mentions: " + f;
-    if (testing::HasForbiddenCharacters(f, false)) return "fallback has controls";
+  for (const auto& f : testing::PlainTexts(post)) {
+    if (!testing::Mentions(f).empty()) return "plain text mentions: " + f;
+    if (testing::HasForbiddenCharacters(f, false)) return "plain text has controls";
   }
   return "";
 }
@@ -83,7 +83,7 @@ TEST(NewFindingPost, IsOneAttachmentWithTheFindingsFields) {
   ASSERT_EQ(post["props"]["attachments"].size(), 1u);
   const json& a = Attachment(post);
   EXPECT_EQ(a["color"], "#8B0000");
-  EXPECT_EQ(a["title"], "SQL injection in query\\(\\)");
+  EXPECT_EQ(a["title"], "SQL injection in query()");
   EXPECT_EQ(a["title_link"], "https://scanner.example.com/f/1");
   EXPECT_EQ(a["text"], "User input reaches the query.");
   EXPECT_EQ(a["footer"], "Tocsin");
@@ -145,6 +145,17 @@ TEST(NewFindingPost, LinksToTocsinWhenTheFindingHasNoUsableLink) {
   }
 }
 
+TEST(NewFindingPost, LinkedTitleIsPlainTextAndUnlinkedTitleIsEscapedMarkdown) {
+  // Clients show a linked title as the link's raw text and an unlinked one as Markdown.
+  json finding = Finding();
+  finding["title"] = "Use of eval() in @alice's [helper]";
+  EXPECT_EQ(Attachment(RenderEvent(NewEvent(finding), Ctx()))["title"],
+            "Use of eval() in @\u200Balice's [helper]");
+  finding.erase("link");
+  EXPECT_EQ(Attachment(RenderEvent(NewEvent(finding), Ctx()))["title"],
+            "Use of eval\\(\\) in @\u200Balice's \\[helper\\]");
+}
+
 TEST(NewFindingPost, HasNoTitleLinkWithoutEither) {
   json finding = Finding();
   finding.erase("link");
@@ -186,7 +197,7 @@ json StatusEvent() {
 TEST(StatusChangePost, SaysFromToTransitionActorAndComment) {
   const json post = RenderEvent(StatusEvent(), Ctx());
   EXPECT_EQ(post["message"], "Status: open \u2192 resolved (resolved) by alice: fixed in \\#912");
-  EXPECT_EQ(Attachment(post)["title"], "SQL injection in query\\(\\)");
+  EXPECT_EQ(Attachment(post)["title"], "SQL injection in query()");
   EXPECT_EQ(Attachment(post)["color"], "good");
 }
 
