@@ -2,8 +2,18 @@
 //
 // ReadEvents accepts one event object or {"events": [...]} and returns validated EventInputs, or
 // the first problem as Error{code "invalid_request", field = JSON pointer ("/events/3/finding/
-// severity"), message naming the field and what is wrong}. Unknown fields are rejected. Checks
+// severity"), message naming the field and what is wrong}. Unknown fields are rejected, and so
+// are fields of another event type ("/scan does not belong to a vulnerability.new event"). Checks
 // that need the database (does the project exist? is the finding known?) are not made here.
+//
+// Limits (characters are code points): id 1..200 printable; fingerprint 1..512; title 1..1000,
+// not blank; scanner 1..100; branch ..200; rule_id ..500; location.path ..4096, .component ..500;
+// description ..65536; comment and scan error ..4000; links absolute http(s) ≤ 2048 bytes
+// (domain::IsHttpUrl); cwe "CWE-<digits>"; cve "CVE-<yyyy>-<4+ digits>"; cvss 0..10; counts and
+// line ≥ 0; threshold ≥ 1. Single-line strings refuse control characters, multi-line ones
+// (description, comment, error) allow only line breaks and tabs. null or "" in an optional member
+// reads as absent, except "id": "" (an idempotency key must not vanish silently). Pure; no clock:
+// a missing occurred_at stays nullopt for the caller to fill.
 #pragma once
 
 #include <array>

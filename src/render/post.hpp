@@ -5,7 +5,13 @@
 // that came from a scanner or an API caller) goes through Neutralize(): it can never mention
 // (@channel, @all, @here, @user), inject links or images, or break the layout. Posts are cut to
 // fit `max_runes` (Mattermost counts code points; the message and the attachment texts together
-// stay within it) with a visible marker.
+// stay within it, see PostRunes) with a visible marker.
+//
+// Input: the stored event JSON, i.e. ingest::EventToJson plus what the service knows — for a
+// status change "from", "to", "transition", "actor"; the finding completed from the store
+// ("title", "severity", "status", ...); for a scan "new", "resolved", "reopened", "baseline".
+// Missing or mistyped members render as absent; nothing here throws on odd input.
+// docs/messages.md shows every post. Stateless; safe from any thread.
 #pragma once
 
 #include <string>
@@ -55,7 +61,12 @@ struct Digest {
 Digest RenderDigest(const std::vector<nlohmann::json>& new_finding_events, const Context& ctx);
 // "Send test message" from project settings.
 nlohmann::json RenderTestMessage(const Context& ctx, std::string_view channel);
-// A shorter rendering of `post` after the server refused it as too long (SPEC §4).
+// A shorter rendering of `post` after the server refused it as too long (SPEC §4): brings
+// PostRunes within `max_runes` (4000 for old servers), cutting then dropping attachment texts
+// (the description) first, then titles/fields, then the message. A post that already fits comes
+// back unchanged — if the server still refuses it, give up rather than loop. For a digest reply
+// prefer re-rendering the digest with a smaller Context::max_runes: Shrink cuts lines off a reply,
+// a re-render spreads them over more replies.
 nlohmann::json Shrink(const nlohmann::json& post, size_t max_runes);
 
 }  // namespace tocsin::render
