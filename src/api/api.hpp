@@ -12,7 +12,9 @@
 #include "config/config.hpp"
 #include "core/metrics.hpp"
 #include "service/auth_service.hpp"
+#include "service/event_service.hpp"
 #include "service/integration_service.hpp"
+#include "service/project_service.hpp"
 #include "store/store.hpp"
 
 namespace tocsin::api {
@@ -22,7 +24,12 @@ struct ApiDeps {
   store::Store& store;
   service::AuthService& auth;
   service::IntegrationService& integrations;
+  service::ProjectService& projects;
+  service::EventService& events;
+  store::PipelineStore& pipeline;
   Metrics& metrics;
+  const Clock& clock;
+  std::function<void()> wake_delivery;  // after a manual retry
 };
 
 // The server's request handler (all routes).

@@ -57,9 +57,6 @@ class ConfigFlags {
     if (in.config_file.empty()) {
       if (auto it = in.flags.find("config_file"); it != in.flags.end()) in.config_file = it->second;
     }
-    if (in.config_file.empty()) {
-      if (const char* env = std::getenv("TOCSIN_CONFIG")) in.config_file = env;
-    }
     return config::Resolve(in);
   }
 

@@ -1,0 +1,306 @@
+#include "service/event_service.hpp"
+
+#include <map>
+
+#include "rules/routing.hpp"
+
+namespace tocsin::service {
+
+namespace {
+
+using domain::EventType;
+using domain::Finding;
+using domain::FindingStatus;
+
+// Per-transaction state: one project's link and open counts are read once and then kept current
+// in memory, so a batch of thousands of events does not re-count findings for every event.
+struct ProjectState {
+  domain::ProjectLink link;
+  store::OpenCounts open{};
+};
+
+class Batch {
+ public:
+  Batch(store::IngestTx& tx, TimePoint now, Millis ttl, bool deliver, const Principal& actor)
+      : tx_(tx), now_(now), ttl_(ttl), deliver_(deliver), actor_(actor) {}
+
+  int64_t deliveries() const { return deliveries_; }
+
+  Result<ProjectState*> Project(const std::string& name, const std::string& pointer) {
+    auto it = projects_.find(name);
+    if (it != projects_.end()) return &it->second;
+    auto p = tx_.GetProject(name);
+    if (!p) return Unexpected(p.error());
+    if (!*p) {
+      return Fail("not_found", "project '" + name + "' does not exist",
+                  "create it first: POST /api/v1/projects {\"name\": \"" + name + "\"}", pointer);
+    }
+    auto link = tx_.GetLink(name);
+    if (!link) return Unexpected(link.error());
+    auto counts = tx_.CountOpen(name);
+    if (!counts) return Unexpected(counts.error());
+    return &projects_.emplace(name, ProjectState{std::move(*link), *counts}).first->second;
+  }
+
+  // Stores an event row; announces it (deliveries per matching route) when `announce`.
+  Result<int64_t> Emit(const std::string& project, ProjectState& ps, EventType type,
+                       std::optional<std::string> key, TimePoint occurred, nlohmann::json body,
+                       std::optional<domain::Severity> severity, const std::string& thread_key,
+                       bool announce) {
+    body["type"] = std::string(domain::Name(type));
+    body["project"] = project;
+    body["occurred_at"] = FormatRfc3339(occurred);
+    if (key) body["id"] = *key;
+    store::StoredEvent ev;
+    ev.key = std::move(key);
+    ev.project = project;
+    ev.type = type;
+    ev.occurred_at = occurred;
+    ev.received_at = now_;
+    ev.body_json = body.dump();
+    auto seq = tx_.InsertEvent(ev);
+    if (!seq) return Unexpected(seq.error());
+    if (!announce || !deliver_ || !ps.link.enabled) return *seq;
+    for (size_t i : rules::MatchRoutes(ps.link, type, severity)) {
+      const auto& route = ps.link.routes[i];
+      store::NewDelivery d;
+      d.project = project;
+      d.channel = route.channel;
+      d.event_seq = *seq;
+      d.event_type = type;
+      d.thread_key = thread_key;
+      d.severity = severity;
+      d.digest_threshold = route.digest_threshold;
+      d.baseline_full = route.baseline_full;
+      d.created_at = now_;
+      d.expires_at = now_ + ttl_;
+      if (auto r = tx_.InsertDelivery(d); !r) return Unexpected(r.error());
+      ++deliveries_;
+    }
+    return *seq;
+  }
+
+  // Applies a finding change to the open counts and announces every threshold it crosses.
+  Result<void> Recount(const std::string& project, ProjectState& ps,
+                       const std::optional<Finding>& before, const Finding& after,
+                       TimePoint occurred) {
+    store::OpenCounts next = ps.open;
+    if (before && domain::IsOpen(before->status)) --next[static_cast<int>(before->severity)];
+    if (domain::IsOpen(after.status)) ++next[static_cast<int>(after.severity)];
+    const auto crossings = rules::Crossings(ps.link.thresholds, ps.open, next);
+    ps.open = next;
+    for (const auto& c : crossings) {
+      nlohmann::json body = {{"severity", std::string(domain::Name(c.threshold.severity))},
+                             {"threshold", c.threshold.count},
+                             {"count", c.count},
+                             {"direction", c.above ? "above" : "below"}};
+      auto r = Emit(project, ps, EventType::kThresholdCrossed, std::nullopt, occurred,
+                    std::move(body), c.threshold.severity, "", true);
+      if (!r) return Unexpected(r.error());
+    }
+    return {};
+  }
+
+  // A status change of a known finding: saves it and announces vulnerability.status_changed.
+  Result<int64_t> ChangeStatus(const std::string& project, ProjectState& ps, Finding finding,
+                               FindingStatus to, const std::string& comment,
+                               std::optional<std::string> key, TimePoint occurred) {
+    const Finding before = finding;
+    const FindingStatus from = finding.status;
+    finding.status = to;
+    if (auto r = tx_.SaveFinding(finding); !r) return Unexpected(r.error());
+    nlohmann::json body = {{"finding", FindingJson(finding)},
+                           {"status", std::string(domain::Name(to))},
+                           {"from", std::string(domain::Name(from))},
+                           {"to", std::string(domain::Name(to))},
+                           {"transition", domain::TransitionName(from, to)},
+                           {"actor", actor_.name}};
+    if (!comment.empty()) body["comment"] = comment;
+    auto seq = Emit(project, ps, EventType::kStatusChanged, std::move(key), occurred,
+                    std::move(body), finding.severity, finding.fingerprint, true);
+    if (!seq) return seq;
+    if (auto r = Recount(project, ps, before, finding, occurred); !r) return Unexpected(r.error());
+    return seq;
+  }
+
+  static nlohmann::json FindingJson(const Finding& f) {
+    nlohmann::json j = ingest::FindingToJson(f);
+    j["id"] = f.id;
+    return j;
+  }
+
+  Result<int64_t> Apply(const ingest::EventInput& in, const std::string& pointer) {
+    auto ps_or = Project(in.project, pointer + "/project");
+    if (!ps_or) return Unexpected(ps_or.error());
+    ProjectState& ps = **ps_or;
+    const TimePoint occurred = in.occurred_at.value_or(now_);
+    switch (in.type) {
+      case EventType::kVulnerabilityNew:
+        return ApplyNew(in, ps, occurred);
+      case EventType::kStatusChanged: {
+        auto existing = tx_.FindFinding(in.project, in.finding->fingerprint);
+        if (!existing) return Unexpected(existing.error());
+        if (!*existing) {
+          return Fail("not_found",
+                      "no finding with fingerprint '" + in.finding->fingerprint + "' in project '" +
+                          in.project + "'",
+                      "send a vulnerability.new event for it first", pointer + "/finding/fingerprint");
+        }
+        if ((*existing)->status == *in.status) {
+          // Nothing changes: stored for idempotency, not announced.
+          return Emit(in.project, ps, in.type, in.key, occurred,
+                      {{"finding", FindingJson(**existing)},
+                       {"status", std::string(domain::Name(*in.status))}},
+                      std::nullopt, "", false);
+        }
+        return ChangeStatus(in.project, ps, **existing, *in.status, in.comment, in.key, occurred);
+      }
+      case EventType::kScanCompleted:
+        return Emit(in.project, ps, in.type, in.key, occurred,
+                    {{"scan", ingest::ScanToJson(*in.scan)}}, std::nullopt, "", true);
+      case EventType::kThresholdCrossed: {
+        const auto& t = *in.threshold;
+        return Emit(in.project, ps, in.type, in.key, occurred,
+                    {{"severity", std::string(domain::Name(t.severity))},
+                     {"threshold", t.threshold},
+                     {"count", t.count},
+                     {"direction", t.above ? "above" : "below"}},
+                    t.severity, "", true);
+      }
+    }
+    return Fail("invalid_request", "unsupported event type", "", pointer + "/type");
+  }
+
+  Result<int64_t> ApplyNew(const ingest::EventInput& in, ProjectState& ps, TimePoint occurred) {
+    auto existing = tx_.FindFinding(in.project, in.finding->fingerprint);
+    if (!existing) return Unexpected(existing.error());
+    Finding f = *in.finding;
+    f.project = in.project;
+    if (!*existing) {
+      f.status = FindingStatus::kOpen;
+      f.first_seen = f.last_seen = occurred;
+      auto id = tx_.SaveFinding(f);
+      if (!id) return Unexpected(id.error());
+      f.id = *id;
+      auto seq = Emit(in.project, ps, in.type, in.key, occurred, {{"finding", FindingJson(f)}},
+                      f.severity, f.fingerprint, true);
+      if (!seq) return seq;
+      if (auto r = Recount(in.project, ps, std::nullopt, f, occurred); !r) {
+        return Unexpected(r.error());
+      }
+      return seq;
+    }
+    // Known finding: refresh what the scanner says about it, keep identity and history.
+    const Finding before = **existing;
+    f.id = before.id;
+    f.status = before.status;
+    f.first_seen = before.first_seen;
+    f.last_seen = std::max(before.last_seen, occurred);
+    if (before.status == FindingStatus::kResolved) {
+      auto seq = Emit(in.project, ps, in.type, in.key, occurred, {{"finding", FindingJson(f)}},
+                      std::nullopt, "", false);
+      if (!seq) return seq;
+      auto reopened = ChangeStatus(in.project, ps, f, FindingStatus::kOpen, "", std::nullopt,
+                                   occurred);
+      if (!reopened) return Unexpected(reopened.error());
+      return seq;
+    }
+    if (auto r = tx_.SaveFinding(f); !r) return Unexpected(r.error());
+    auto seq = Emit(in.project, ps, in.type, in.key, occurred, {{"finding", FindingJson(f)}},
+                    std::nullopt, "", false);
+    if (!seq) return seq;
+    // A severity change of an open finding can cross a threshold.
+    if (auto r = Recount(in.project, ps, before, f, occurred); !r) return Unexpected(r.error());
+    return seq;
+  }
+
+ private:
+  store::IngestTx& tx_;
+  TimePoint now_;
+  Millis ttl_;
+  bool deliver_;
+  const Principal& actor_;
+  std::map<std::string, ProjectState> projects_;
+  int64_t deliveries_ = 0;
+};
+
+}  // namespace
+
+Result<IngestOutcome> EventService::Ingest(const std::vector<ingest::EventInput>& events,
+                                           const Principal& actor, bool batch_form) {
+  auto pointer = [batch_form](size_t i) {
+    return batch_form ? "/events/" + std::to_string(i) : std::string();
+  };
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (!actor.MayUseProject(events[i].project)) {
+      return Fail("forbidden",
+                  "token '" + actor.name + "' may not send events for project '" +
+                      events[i].project + "'",
+                  "use a token with role admin or project:" + events[i].project,
+                  pointer(i) + "/project");
+    }
+  }
+  IngestOutcome out;
+  const TimePoint now = clock_.Now();
+  const bool deliver = deliveries_active_ ? deliveries_active_() : true;
+  auto r = store_.Transact([&](store::IngestTx& tx) -> Result<void> {
+    out = IngestOutcome{};
+    Batch batch(tx, now, delivery_ttl_, deliver, actor);
+    for (size_t i = 0; i < events.size(); ++i) {
+      const auto& in = events[i];
+      if (in.key) {
+        auto seen = tx.FindEventByKey(in.project, *in.key);
+        if (!seen) return Unexpected(seen.error());
+        if (*seen) {
+          ++out.duplicates;
+          out.ids.push_back(**seen);
+          continue;
+        }
+      }
+      auto seq = batch.Apply(in, pointer(i));
+      if (!seq) return Unexpected(seq.error());
+      ++out.accepted;
+      out.ids.push_back(*seq);
+    }
+    out.deliveries = batch.deliveries();
+    return {};
+  });
+  if (!r) return Unexpected(r.error());
+  if (out.deliveries > 0 && on_committed_) on_committed_();
+  return out;
+}
+
+Result<Finding> EventService::ChangeStatus(const StatusChange& change, const Principal& actor) {
+  const TimePoint now = clock_.Now();
+  const bool deliver = deliveries_active_ ? deliveries_active_() : true;
+  Finding result;
+  int64_t deliveries = 0;
+  auto r = store_.Transact([&](store::IngestTx& tx) -> Result<void> {
+    auto f = tx.GetFinding(change.finding_id);
+    if (!f) return Unexpected(f.error());
+    if (!*f) {
+      return Fail("not_found", "no finding with id " + std::to_string(change.finding_id), "");
+    }
+    if (!actor.MayUseProject((*f)->project)) {
+      return Fail("forbidden", "token '" + actor.name + "' may not triage findings of project '" +
+                                   (*f)->project + "'",
+                  "use a token with role admin or project:" + (*f)->project);
+    }
+    Batch batch(tx, now, delivery_ttl_, deliver, actor);
+    auto ps = batch.Project((*f)->project, "");
+    if (!ps) return Unexpected(ps.error());
+    result = **f;
+    if (result.status == change.status) return {};
+    auto seq = batch.ChangeStatus(result.project, **ps, result, change.status, change.comment,
+                                  std::nullopt, now);
+    if (!seq) return Unexpected(seq.error());
+    result.status = change.status;
+    deliveries = batch.deliveries();
+    return {};
+  });
+  if (!r) return Unexpected(r.error());
+  if (deliveries > 0 && on_committed_) on_committed_();
+  return result;
+}
+
+}  // namespace tocsin::service
