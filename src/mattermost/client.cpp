@@ -184,6 +184,60 @@ std::string VersionFromHeader(std::string_view x_version_id) {
   return version;
 }
 
+namespace {
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+}
+}  // namespace
+
+ChannelRef ParseChannelRef(std::string_view text) {
+  constexpr size_t kIdLength = 26;
+  ChannelRef ref;
+  const std::string spec(Trim(text));
+  const std::string shown = spec.size() > 80 ? spec.substr(0, 80) + "…" : spec;
+  const std::vector<std::string> parts = Split(spec, '/');
+  if (parts.size() == 1) {
+    const std::string& id = parts[0];
+    if (id.size() == kIdLength && std::all_of(id.begin(), id.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c));
+        })) {
+      ref.id = id;
+      return ref;
+    }
+    ref.problem = fmt::format(
+        "\"{}\" is neither a channel id (26 letters and digits) nor team-name/channel-name.",
+        shown);
+    return ref;
+  }
+  // Near misses copied from a channel's URL or its ~mention: say exactly what to write.
+  if (parts.size() == 3 && parts[1] == "channels" && !parts[0].empty() && !parts[2].empty()) {
+    ref.problem =
+        fmt::format("\"{}\" is a channel URL path; write it as {}/{}.", shown, parts[0], parts[2]);
+    return ref;
+  }
+  if (parts.size() == 2 && StartsWith(parts[1], "~") && parts[1].size() > 1) {
+    ref.problem =
+        fmt::format("\"{}\" has a '~'; write it as {}/{}.", shown, parts[0], parts[1].substr(1));
+    return ref;
+  }
+  if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+    ref.problem = fmt::format("\"{}\" is not of the form team-name/channel-name.", shown);
+    return ref;
+  }
+  for (const std::string& name : parts) {
+    if (!std::all_of(name.begin(), name.end(), IsNameChar)) {
+      ref.problem = fmt::format(
+          "\"{}\" is not a team or channel name: names are the lower-case letters, digits, '-' "
+          "and '_' of the channel's URL (display names do not work).",
+          name.size() > 80 ? name.substr(0, 80) + "…" : name);
+      return ref;
+    }
+  }
+  ref.team = parts[0];
+  ref.name = parts[1];
+  return ref;
+}
+
 std::string NormalizeBaseUrl(std::string_view url) {
   std::string out(Trim(url));
   while (EndsWith(out, "/")) out.pop_back();

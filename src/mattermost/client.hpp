@@ -188,6 +188,17 @@ class Client {
   std::string server_version_;
 };
 
+// A channel as users write it in routes and Test Connection (SPEC §1): a 26-character id or
+// "team-name/channel-name" (surrounding spaces ignored). Anything else gets `problem`, a sentence
+// saying what is wrong and, for near misses ("team/channels/name", "team/~name"), what to write.
+struct ChannelRef {
+  std::string id;    // set for an id
+  std::string team;  // set, with name, for team-name/channel-name
+  std::string name;
+  std::string problem;  // set when the text is neither
+};
+ChannelRef ParseChannelRef(std::string_view text);
+
 // Builds the ApiError for a non-2xx response (exposed for tests and for callers that talk to
 // Mattermost without a Client). Quoted server text is cut short and `token` is redacted from it.
 ApiError ErrorFromResponse(const net::HttpResponse& response, std::string_view token);

@@ -388,59 +388,6 @@ TestResult FromMeError(const ApiError& e, const Probe& p) {
   return FromUnexpected(e, p, "/api/v4/users/me");
 }
 
-struct ChannelRef {
-  std::string id;    // set for an id
-  std::string team;  // set with name for team/channel
-  std::string name;
-  std::string problem;  // set when the text is neither
-};
-
-bool IsNameChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-}
-
-ChannelRef ParseChannelRef(std::string_view text) {
-  ChannelRef ref;
-  std::string spec(Trim(text));
-  std::vector<std::string> parts = Split(spec, '/');
-  // Also accept the path of a channel's URL: "team/channels/name".
-  if (parts.size() == 3 && parts[1] == "channels") parts = {parts[0], parts[2]};
-  if (parts.size() == 1) {
-    const std::string& id = parts[0];
-    if (id.size() == kIdLength && std::all_of(id.begin(), id.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c));
-        })) {
-      ref.id = id;
-      return ref;
-    }
-    ref.problem = fmt::format(
-        "\"{}\" is neither a channel id (26 letters and digits) nor "
-        "team-name/channel-name.",
-        spec.substr(0, 80));
-    return ref;
-  }
-  if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
-    ref.problem =
-        fmt::format("\"{}\" is not of the form team-name/channel-name.", spec.substr(0, 80));
-    return ref;
-  }
-  std::string channel = parts[1];
-  if (StartsWith(channel, "~")) channel.erase(0, 1);
-  for (const std::string* name : {&parts[0], &channel}) {
-    if (name->empty() || !std::all_of(name->begin(), name->end(), IsNameChar)) {
-      ref.problem = fmt::format(
-          "\"{}\" is not a team or channel name: names are the lower-case "
-          "letters, digits, '-' and '_' of the channel's URL (display names "
-          "do not work).",
-          name->substr(0, 80));
-      return ref;
-    }
-  }
-  ref.team = parts[0];
-  ref.name = channel;
-  return ref;
-}
-
 constexpr const char* kChannelSpecHint =
     "Give the channel as team-name/channel-name, as in its URL "
     "(https://chat.example.com/<team-name>/channels/<channel-name>), or as its 26-character id "

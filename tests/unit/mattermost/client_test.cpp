@@ -331,3 +331,33 @@ TEST(NormalizeBaseUrl, TrimsSpaceAndTrailingSlashes) {
 
 }  // namespace
 }  // namespace tocsin::mattermost
+
+namespace tocsin::mattermost {
+namespace {
+
+TEST(ParseChannelRef, AcceptsIdsAndTeamSlashChannel) {
+  ChannelRef id = ParseChannelRef(" chan4chan4chan4chan4chan4c ");
+  EXPECT_EQ(id.id, "chan4chan4chan4chan4chan4c");
+  EXPECT_EQ(id.problem, "");
+  ChannelRef named = ParseChannelRef("acme/security-alerts_2");
+  EXPECT_EQ(named.team, "acme");
+  EXPECT_EQ(named.name, "security-alerts_2");
+  EXPECT_EQ(named.id, "");
+  EXPECT_EQ(named.problem, "");
+}
+
+TEST(ParseChannelRef, NamesWhatIsWrong) {
+  EXPECT_NE(ParseChannelRef("town-square").problem.find("neither a channel id"), std::string::npos);
+  EXPECT_NE(
+      ParseChannelRef("acme/channels/town-square").problem.find("write it as acme/town-square"),
+      std::string::npos);
+  EXPECT_NE(ParseChannelRef("acme/~town-square").problem.find("write it as acme/town-square"),
+            std::string::npos);
+  EXPECT_NE(ParseChannelRef("acme/Town Square").problem.find("display names"), std::string::npos);
+  EXPECT_NE(ParseChannelRef("a/b/c").problem.find("team-name/channel-name"), std::string::npos);
+  EXPECT_NE(ParseChannelRef("/x").problem.find("team-name/channel-name"), std::string::npos);
+  EXPECT_NE(ParseChannelRef("").problem, "");
+}
+
+}  // namespace
+}  // namespace tocsin::mattermost

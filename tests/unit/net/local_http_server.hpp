@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -37,6 +38,14 @@ class LocalHttpServer {
     port_ = server_->bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("cannot bind a loopback port");
     thread_ = std::thread([this] { server_->listen_after_bind(); });
+    // stop() is a no-op until the accept loop runs, so a server destroyed right after Start()
+    // would never end: wait (bounded) for the loop.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!server_->is_running()) {
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("server not running");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
   int port() const { return port_; }
