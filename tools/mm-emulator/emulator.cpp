@@ -273,12 +273,15 @@ Fault Emulator::Impl::DrawFault(const std::string& path, uint64_t* release) {
 
 bool Emulator::Impl::SufferFault(const Fault& fault, uint64_t release) {
   std::unique_lock<std::mutex> lock(fault_mu_);
+  ++held_requests_;
+  fault_cv_.notify_all();  // WaitForHeldRequests
   if (fault.kind == FaultKind::kDelay) {
     fault_cv_.wait_for(lock, std::chrono::milliseconds(fault.delay_ms),
                        [&] { return stopping_.load(); });
   } else if (fault.kind == FaultKind::kHang) {
     fault_cv_.wait(lock, [&] { return stopping_.load() || fault_release_ != release; });
   }
+  --held_requests_;
   return !stopping_;
 }
 
@@ -751,6 +754,11 @@ bool Emulator::WaitForPosts(size_t n, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(impl_->mu_);
   return impl_->posts_cv_.wait_for(lock, timeout,
                                    [&] { return impl_->post_order_.size() >= n; });
+}
+
+bool Emulator::WaitForHeldRequests(size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(impl_->fault_mu_);
+  return impl_->fault_cv_.wait_for(lock, timeout, [&] { return impl_->held_requests_ >= n; });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -127,6 +127,10 @@ class Emulator {
   void ClearRequests();
   // Blocks until TotalPosts() >= n or the timeout passes; returns whether reached.
   bool WaitForPosts(size_t n, std::chrono::milliseconds timeout) const;
+  // Blocks until at least n requests are being held by a kDelay/kHang fault (for POST /posts:
+  // with their pending_post_id already marked in flight); returns whether reached. Lets a test
+  // act "while the server is stuck" without sleeping.
+  bool WaitForHeldRequests(size_t n, std::chrono::milliseconds timeout) const;
 
   class Impl;
 

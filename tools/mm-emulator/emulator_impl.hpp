@@ -203,6 +203,7 @@ class Emulator::Impl {
   std::condition_variable fault_cv_;
   Fault fault_;
   uint64_t fault_release_ = 0;
+  size_t held_requests_ = 0;
 
   // Rate limiting (rate_mu_).
   std::mutex rate_mu_;
