@@ -10,7 +10,16 @@
 //   handed out oldest first, and a channel is leased to one worker (one instance) at a time.
 //   Leases expire, so an instance that dies mid-delivery has its channels picked up by others.
 //
-// Times are unix milliseconds in the database; here they are TimePoints.
+// Delivery states: pending → (MarkInDoubt) sending → sent | pending (Reschedule) | failed | dead
+// (MarkFinal); failed/dead → pending by hand (Retry). "Undelivered" = pending or sending; a
+// channel's queue is its undelivered deliveries by id, and only its head is ever worked on.
+// `attempts` counts the sends that got an outcome: MarkSent and MarkFinal add one, Reschedule
+// one when count_attempt; each outcome also appends a DeliveryAttempt (the history).
+//
+// Errors as in store.hpp: "not_found" for an unknown id (or project, on insert), "conflict" for
+// a duplicate or for an outcome recorded on a delivery that is no longer undelivered,
+// "store_unavailable" for I/O. Times are unix milliseconds in the database; here TimePoints.
+// Threading: every method may be called from any thread; see SqliteStore for how it serialises.
 #pragma once
 
 #include <array>
@@ -72,11 +81,20 @@ struct DeliveryRecord {
   std::string post_id;          // Mattermost post id once sent
   std::string channel_id;       // resolved Mattermost channel id once known
   int64_t digest_id = 0;        // sent as part of the digest whose head delivery has this id
+  bool baseline_full = false;   // from NewDelivery (the route's "baseline": "full")
   // Set (committed) right before a create request goes out; cleared when its outcome is recorded.
   // A delivery found with it set was left in doubt (crash, lost response) and is reconciled
   // against the channel's recent posts before it is sent again.
   std::optional<TimePoint> in_doubt_since;
   std::string event_body_json;  // joined from events
+};
+
+// One recorded outcome of a delivery (MarkSent: code "sent"; Reschedule/MarkFinal: their code).
+struct DeliveryAttempt {
+  int64_t delivery_id = 0;
+  TimePoint at{};
+  std::string code;
+  std::string error;
 };
 
 struct DeliveryFilter {
@@ -87,14 +105,15 @@ struct DeliveryFilter {
 };
 
 struct FindingFilter {
-  std::string project;
+  std::string project;  // required
   std::optional<domain::FindingStatus> status;
-  std::optional<domain::Severity> min_severity;
+  std::optional<domain::Severity> min_severity;  // at or above
   std::optional<std::string> fingerprint;
   int limit = 100;
-  int64_t after_id = 0;  // paging: ids above this
+  int64_t after_id = 0;  // paging: ids above this (results are by id, ascending)
 };
 
+// Reads see the transaction's own writes. Valid only inside the Transact callback.
 class IngestTx {
  public:
   virtual ~IngestTx() = default;
@@ -104,7 +123,9 @@ class IngestTx {
   virtual Result<std::optional<domain::Finding>> FindFinding(const std::string& project,
                                                              const std::string& fingerprint) = 0;
   virtual Result<std::optional<domain::Finding>> GetFinding(int64_t id) = 0;
-  // Inserts when finding.id == 0 (conflict on a duplicate project+fingerprint), else updates.
+  // Inserts when finding.id == 0 (conflict on a duplicate project+fingerprint; not_found for an
+  // unknown project), else updates every field but the project (not_found when no finding of
+  // that project has the id). Returns the id.
   virtual Result<int64_t> SaveFinding(const domain::Finding& finding) = 0;
   virtual Result<OpenCounts> CountOpen(const std::string& project) = 0;
   // The seq of the event stored earlier under (project, key), if any: a repeat is a duplicate.
@@ -112,6 +133,7 @@ class IngestTx {
                                                         const std::string& key) = 0;
   // Returns the new seq; conflict when (project, key) was used before.
   virtual Result<int64_t> InsertEvent(const StoredEvent& event) = 0;
+  // A new pending delivery, due at created_at. Returns its id.
   virtual Result<int64_t> InsertDelivery(const NewDelivery& delivery) = 0;
   virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
 };
@@ -119,28 +141,50 @@ class IngestTx {
 class Outbox {
  public:
   virtual ~Outbox() = default;
-  // Leases up to `max` channels that have a due delivery (state pending, next_attempt_at <= now)
-  // at the head of their queue and no live lease held by another owner; returns their names.
+  // Leases up to `max` channels to `owner` (until now + lease; a lease the owner already holds is
+  // refreshed) and returns their names, most overdue head first. A channel is claimable when no
+  // other owner holds a live lease on it (lease_until > now; an expired one is taken over) and
+  // its head is
+  // - pending and due (next_attempt_at <= now), or
+  // - sending (left in doubt) and nobody, this owner included, holds a live lease: its sender
+  //   died or let go without recording an outcome, so the claimer must reconcile it (see
+  //   DeliveryRecord::in_doubt_since) before sending anything else in the channel.
+  // A channel whose head waits out a backoff is not claimable even if later deliveries are due:
+  // that is what keeps a channel in order.
   virtual Result<std::vector<std::string>> ClaimChannels(const std::string& owner, TimePoint now,
                                                          Millis lease, int max) = 0;
+  // Extends the owner's lease to now + lease (also after it lapsed, while nobody took it over);
+  // "conflict" when the channel is leased to someone else or not at all: stop working on it.
   virtual Result<void> RenewLease(const std::string& channel, const std::string& owner,
                                   TimePoint now, Millis lease) = 0;
+  // Drops the owner's lease (nothing when it holds none).
   virtual Result<void> ReleaseChannel(const std::string& channel, const std::string& owner) = 0;
   // The channel's undelivered deliveries (pending or sending), oldest first, with event bodies.
+  // limit <= 0 gives nothing.
   virtual Result<std::vector<DeliveryRecord>> ChannelQueue(const std::string& channel,
                                                            int limit) = 0;
-  // Earliest next_attempt_at of any pending delivery (to sleep until), nullopt when none.
+  // When ClaimChannels may next find work (to sleep until), nullopt when no channel has any: the
+  // earliest next_attempt_at among queue heads that are pending (deliveries queued behind a
+  // head in backoff do not count: they are not claimable before it), and for a head left in
+  // doubt the end of its channel's lease. Leases on pending heads are not considered, so an
+  // instance that wakes and claims nothing should wait a poll interval before asking again.
   virtual Result<std::optional<TimePoint>> NextDue() = 0;
 
+  // Undelivered → sending with in_doubt_since = now, committed before the create request goes
+  // out. Conflict (and nothing changes) when any of them is no longer undelivered.
   virtual Result<void> MarkInDoubt(const std::vector<int64_t>& ids, TimePoint now) = 0;
-  // Sent (the head and, for a digest, every delivery it covers: digest_id = ids.front()).
+  // Sent (the head and, for a digest, every delivery it covers: digest_id = ids.front() when
+  // there are several, 0 for a single one); clears in_doubt_since, counts an attempt.
+  // Conflict (and nothing changes) when any of them is no longer undelivered.
   virtual Result<void> MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
                                 const std::string& channel_id, TimePoint now) = 0;
-  // Back to pending at `next`; `count_attempt` false for 429 / auth pauses (not a failure).
+  // Back to pending at `next` with last_error(_code) set and in_doubt_since cleared;
+  // `count_attempt` false for 429 / auth pauses (not a failure). Conflict when not undelivered.
   virtual Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt,
                                   const std::string& code, const std::string& error,
                                   TimePoint now) = 0;
-  // failed (permanent) or dead (gave up).
+  // failed (permanent) or dead (gave up); any other state is "invalid_request". Counts an
+  // attempt. Conflict when not undelivered.
   virtual Result<void> MarkFinal(int64_t id, domain::DeliveryState state, const std::string& code,
                                  const std::string& error, TimePoint now) = 0;
 
@@ -148,15 +192,20 @@ class Outbox {
   virtual Result<std::optional<std::string>> GetThreadRoot(const std::string& project,
                                                            const std::string& thread_key,
                                                            const std::string& channel) = 0;
+  // Sets (or replaces, e.g. when the root post was deleted) the root.
   virtual Result<void> PutThreadRoot(const std::string& project, const std::string& thread_key,
                                      const std::string& channel, const std::string& post_id) = 0;
 
+  // Newest first; limit <= 0 gives nothing.
   virtual Result<std::vector<DeliveryRecord>> ListDeliveries(const DeliveryFilter& filter) = 0;
   virtual Result<std::optional<DeliveryRecord>> GetDelivery(int64_t id) = 0;
-  // failed/dead → pending now (attempts reset, expires_at renewed); false when not retryable.
+  // The outcome history of a delivery, oldest first.
+  virtual Result<std::vector<DeliveryAttempt>> ListAttempts(int64_t delivery_id) = 0;
+  // failed/dead → pending now (attempts reset, expires_at renewed, in_doubt_since cleared), with
+  // the audit entry in the same transaction; false (and no audit) when not retryable or unknown.
   virtual Result<bool> Retry(int64_t id, TimePoint now, TimePoint new_expiry,
                              const AuditEntry& audit) = 0;
-  // Counts by state, for metrics and the UI.
+  // Counts by state, indexed by static_cast<int>(domain::DeliveryState), for metrics and the UI.
   virtual Result<std::array<int64_t, 5>> CountByState() = 0;
 };
 
@@ -164,19 +213,30 @@ class Outbox {
 class PipelineStore {
  public:
   virtual ~PipelineStore() = default;
+  // Each write below appends its audit entry in the same transaction. Conflict on a duplicate
+  // name.
   virtual Result<void> CreateProject(const domain::Project& project, const AuditEntry& audit) = 0;
   virtual Result<std::optional<domain::Project>> GetProject(const std::string& name) = 0;
   // Sorted by name, names > after.
-  virtual Result<std::vector<domain::Project>> ListProjects(int limit, const std::string& after) = 0;
+  virtual Result<std::vector<domain::Project>> ListProjects(int limit,
+                                                            const std::string& after) = 0;
+  // display_name and url (the name is the identity); not_found for an unknown name.
   virtual Result<void> UpdateProject(const domain::Project& project, const AuditEntry& audit) = 0;
-  // Deletes the project with its link, findings, events and deliveries.
+  // Deletes the project with its link, findings, events, deliveries and thread roots; not_found
+  // for an unknown name.
   virtual Result<void> DeleteProject(const std::string& name, const AuditEntry& audit) = 0;
+  // A project without a saved link (or unknown) gets a disabled, empty one.
   virtual Result<domain::ProjectLink> GetLink(const std::string& project) = 0;
+  // Replaces the link; not_found for an unknown project.
   virtual Result<void> SaveLink(const std::string& project, const domain::ProjectLink& link,
                                 const AuditEntry& audit) = 0;
   virtual Result<std::optional<domain::Finding>> GetFinding(int64_t id) = 0;
+  // limit <= 0 gives nothing.
   virtual Result<std::vector<domain::Finding>> ListFindings(const FindingFilter& filter) = 0;
-  // Runs `fn` in one write transaction; commits when it returns success.
+  // Runs `fn` in one write transaction; commits when it returns success, rolls back when it
+  // returns an error (returned as is) or throws (an "internal" error). Writers wait for each
+  // other; `fn` must use only the IngestTx for writes (calling a write method of the store from
+  // inside `fn` would wait for itself: it fails with "internal" instead).
   virtual Result<void> Transact(const std::function<Result<void>(IngestTx&)>& fn) = 0;
   virtual Outbox& outbox() = 0;
   // A random id made once per database: prefix of pending_post_id, so two installations

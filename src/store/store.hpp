@@ -23,6 +23,8 @@
 
 namespace tocsin::store {
 
+class PipelineStore;  // store/pipeline.hpp
+
 struct MattermostSettings {
   std::string url;
   std::string token_sealed;  // security::MasterKey::Seal output; "" when no token is stored
@@ -74,6 +76,9 @@ class Store {
   virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
   // Newest first; entries with id < before_id when before_id > 0. limit <= 0 gives nothing.
   virtual Result<std::vector<AuditEntry>> ListAudit(int limit, int64_t before_id) = 0;
+
+  // Projects, findings, events and the delivery outbox (store/pipeline.hpp).
+  virtual PipelineStore& pipeline() = 0;
 };
 
 // Opens (and migrates to the newest schema) the store named by `database`: "" or "sqlite:PATH"

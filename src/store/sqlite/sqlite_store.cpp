@@ -10,70 +10,16 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <map>
 
 #include "core/clock.hpp"
 #include "core/strings.hpp"
+#include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
 
 namespace tocsin::store::sqlite {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Library exceptions end here: every SQLite failure becomes a typed store error.
-Error FromException(const std::string& path, std::string_view what, const SQLite::Exception& e) {
-  const int code = e.getErrorCode();
-  const int extended = e.getExtendedErrorCode();
-  if (code == SQLITE_CONSTRAINT &&
-      (extended == SQLITE_CONSTRAINT_UNIQUE || extended == SQLITE_CONSTRAINT_PRIMARYKEY)) {
-    // "UNIQUE constraint failed: api_tokens.hash" — names the column, never the value.
-    std::string message = e.what();
-    std::string field;
-    if (const auto dot = message.rfind('.'); dot != std::string::npos) {
-      field = message.substr(dot + 1);
-    }
-    return Error{"conflict", fmt::format("{}: already exists ({})", what, message),
-                 "use a different value", field};
-  }
-  std::string hint;
-  switch (code) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      hint =
-          "another process kept the database locked; a SQLite file serves one tocsin serve "
-          "(use PostgreSQL for several)";
-      break;
-    case SQLITE_FULL:
-      hint = "the disk is full";
-      break;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_CANTOPEN:
-    case SQLITE_AUTH:
-      hint = fmt::format("check that {} and its directory are writable by this user", path);
-      break;
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT:
-      hint = fmt::format("{} is not a usable SQLite database; restore it from a backup", path);
-      break;
-    default:
-      hint = "check the disk and the database file";
-  }
-  return Error{"store_unavailable", fmt::format("{}: {} ({})", what, e.what(), path), hint, {}};
-}
-
-// Runs `fn` (which returns Result<T>) with SQLite exceptions turned into errors.
-template <typename Fn>
-auto Guarded(const std::string& path, std::string_view what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const SQLite::Exception& e) {
-    return Unexpected(FromException(path, what, e));
-  } catch (const std::exception& e) {
-    return Fail("store_unavailable", fmt::format("{}: {} ({})", what, e.what(), path));
-  }
-}
 
 Result<void> EnsurePrivateDir(const fs::path& dir) {
   std::error_code ec;
@@ -101,18 +47,6 @@ void PreCreatePrivateFile(const std::string& path) {
 }
 
 int64_t NowMillis() { return ToUnixMillis(SystemClock::Instance().Now()); }
-
-void InsertAudit(SQLite::Database& db, const AuditEntry& entry) {
-  SQLite::Statement st(db,
-                       "INSERT INTO audit_log (at, actor, action, target, detail_json) "
-                       "VALUES (?, ?, ?, ?, ?)");
-  st.bind(1, static_cast<int64_t>(entry.at));
-  st.bind(2, entry.actor);
-  st.bind(3, entry.action);
-  st.bind(4, entry.target);
-  st.bind(5, entry.detail_json.empty() ? std::string("{}") : entry.detail_json);
-  st.exec();
-}
 
 Result<void> Migrate(SQLite::Database& db, const std::string& path,
                      const std::vector<Migration>& migrations) {
@@ -190,10 +124,18 @@ Result<void> Migrate(SQLite::Database& db, const std::string& path,
   return Ok();
 }
 
+// Pragmas every connection needs: they are per connection, not per file.
+void Configure(SQLite::Database& db, const SqliteOptions& options) {
+  db.exec(options.synchronous == Synchronous::kFull ? "PRAGMA synchronous=FULL"
+                                                    : "PRAGMA synchronous=NORMAL");
+  db.exec("PRAGMA foreign_keys=ON");
+}
+
 }  // namespace
 
-SqliteStore::SqliteStore(std::string path, std::unique_ptr<SQLite::Database> db)
-    : path_(std::move(path)), db_(std::move(db)) {}
+SqliteStore::SqliteStore(std::string path, std::unique_ptr<Writer> writer,
+                         std::unique_ptr<Reader> reader)
+    : path_(std::move(path)), writer_(std::move(writer)), reader_(std::move(reader)) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -214,59 +156,63 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
           fmt::format("database {} cannot use WAL journaling (journal_mode is {})", path, mode),
           "put the database on a local file system");
     }
-    db->exec(options.synchronous == Synchronous::kFull ? "PRAGMA synchronous=FULL"
-                                                       : "PRAGMA synchronous=NORMAL");
-    db->exec("PRAGMA foreign_keys=ON");
+    Configure(*db, options);
     const auto& migrations = options.migrations ? *options.migrations : Migrations();
     if (auto m = Migrate(*db, path, migrations); !m) return Unexpected(m.error());
-    return std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(db)));
+    // The reader opens after the migrations, so it never sees a half-built schema; query_only
+    // makes an accidental write on it an error instead of a second writer.
+    auto rdb =
+        std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE, options.busy_timeout_ms);
+    Configure(*rdb, options);
+    rdb->exec("PRAGMA query_only=ON");
+    return std::unique_ptr<SqliteStore>(
+        new SqliteStore(path, std::make_unique<Writer>(std::make_unique<Connection>(std::move(db))),
+                        std::make_unique<Reader>(std::make_unique<Connection>(std::move(rdb)))));
   });
 }
 
 Result<void> SqliteStore::Ping() {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "ping", [&]() -> Result<void> {
-    db_->execAndGet("SELECT 1");
+  return Read(*reader_, path_, "ping", [&](Connection& c) -> Result<void> {
+    Query q(c, "SELECT 1");
+    q->executeStep();
     return Ok();
   });
 }
 
 Result<int64_t> SqliteStore::SchemaVersion() {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "reading the schema version", [&]() -> Result<int64_t> {
-    return db_->execAndGet("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").getInt64();
+  return Read(*reader_, path_, "reading the schema version", [&](Connection& c) -> Result<int64_t> {
+    Query q(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    q->executeStep();
+    return q->getColumn(0).getInt64();
   });
 }
 
 Result<std::optional<MattermostSettings>> SqliteStore::GetMattermostSettings() {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "reading the Mattermost settings",
-                 [&]() -> Result<std::optional<MattermostSettings>> {
-                   SQLite::Statement st(*db_,
-                                        "SELECT url, token_sealed, token_hint, insecure, ca_file, "
-                                        "active, status, last_test_json, updated_at "
-                                        "FROM mattermost_settings WHERE id = 1");
-                   if (!st.executeStep()) return std::optional<MattermostSettings>{};
-                   MattermostSettings s;
-                   s.url = st.getColumn(0).getString();
-                   s.token_sealed = st.getColumn(1).getString();
-                   s.token_hint = st.getColumn(2).getString();
-                   s.insecure = st.getColumn(3).getInt() != 0;
-                   s.ca_file = st.getColumn(4).getString();
-                   s.active = st.getColumn(5).getInt() != 0;
-                   s.status = st.getColumn(6).getString();
-                   s.last_test_json = st.getColumn(7).getString();
-                   s.updated_at = st.getColumn(8).getInt64();
-                   return std::optional<MattermostSettings>(std::move(s));
-                 });
+  return Read(*reader_, path_, "reading the Mattermost settings",
+              [&](Connection& c) -> Result<std::optional<MattermostSettings>> {
+                Query q(c,
+                        "SELECT url, token_sealed, token_hint, insecure, ca_file, active, status, "
+                        "last_test_json, updated_at FROM mattermost_settings WHERE id = 1");
+                if (!q->executeStep()) return std::optional<MattermostSettings>{};
+                MattermostSettings s;
+                s.url = q->getColumn(0).getString();
+                s.token_sealed = q->getColumn(1).getString();
+                s.token_hint = q->getColumn(2).getString();
+                s.insecure = q->getColumn(3).getInt() != 0;
+                s.ca_file = q->getColumn(4).getString();
+                s.active = q->getColumn(5).getInt() != 0;
+                s.status = q->getColumn(6).getString();
+                s.last_test_json = q->getColumn(7).getString();
+                s.updated_at = q->getColumn(8).getInt64();
+                return std::optional<MattermostSettings>(std::move(s));
+              });
 }
 
 Result<void> SqliteStore::SaveMattermostSettings(const MattermostSettings& settings,
                                                  const AuditEntry& audit) {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "saving the Mattermost settings", [&]() -> Result<void> {
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement st(*db_,
+  return Write(*writer_, path_, "saving the Mattermost settings",
+               [&](Connection& c) -> Result<void> {
+                 Query q(c,
                          "INSERT INTO mattermost_settings (id, url, token_sealed, token_hint, "
                          "insecure, ca_file, active, status, last_test_json, updated_at) "
                          "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -276,115 +222,105 @@ Result<void> SqliteStore::SaveMattermostSettings(const MattermostSettings& setti
                          "active = excluded.active, status = excluded.status, "
                          "last_test_json = excluded.last_test_json, "
                          "updated_at = excluded.updated_at");
-    st.bind(1, settings.url);
-    st.bind(2, settings.token_sealed);
-    st.bind(3, settings.token_hint);
-    st.bind(4, settings.insecure ? 1 : 0);
-    st.bind(5, settings.ca_file);
-    st.bind(6, settings.active ? 1 : 0);
-    st.bind(7, settings.status);
-    st.bind(8, settings.last_test_json);
-    st.bind(9, static_cast<int64_t>(settings.updated_at));
-    st.exec();
-    InsertAudit(*db_, audit);
-    tx.commit();
-    return Ok();
-  });
+                 q->bind(1, settings.url);
+                 q->bind(2, settings.token_sealed);
+                 q->bind(3, settings.token_hint);
+                 q->bind(4, settings.insecure ? 1 : 0);
+                 q->bind(5, settings.ca_file);
+                 q->bind(6, settings.active ? 1 : 0);
+                 q->bind(7, settings.status);
+                 q->bind(8, settings.last_test_json);
+                 q->bind(9, static_cast<int64_t>(settings.updated_at));
+                 q.Exec();
+                 InsertAudit(c, audit);
+                 return Ok();
+               });
 }
 
 Result<void> SqliteStore::UpdateMattermostStatus(const std::string& status,
                                                  const std::string& last_test_json) {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "recording the Mattermost status", [&]() -> Result<void> {
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement st(*db_,
+  return Write(*writer_, path_, "recording the Mattermost status",
+               [&](Connection& c) -> Result<void> {
+                 Query q(c,
                          "INSERT INTO mattermost_settings (id, status, last_test_json) "
                          "VALUES (1, ?, ?) "
                          "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
                          "last_test_json = excluded.last_test_json");
-    st.bind(1, status);
-    st.bind(2, last_test_json);
-    st.exec();
-    tx.commit();
-    return Ok();
-  });
+                 q->bind(1, status);
+                 q->bind(2, last_test_json);
+                 q.Exec();
+                 return Ok();
+               });
 }
 
 Result<void> SqliteStore::CreateApiToken(const ApiToken& token, const AuditEntry& audit) {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "creating the API token", [&]() -> Result<void> {
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement st(*db_,
-                         "INSERT INTO api_tokens (id, name, role, hash, created_at) "
-                         "VALUES (?, ?, ?, ?, ?)");
-    st.bind(1, token.id);
-    st.bind(2, token.name);
-    st.bind(3, token.role);
-    st.bind(4, token.hash);
-    st.bind(5, static_cast<int64_t>(token.created_at));
-    st.exec();
-    InsertAudit(*db_, audit);
-    tx.commit();
+  return Write(*writer_, path_, "creating the API token", [&](Connection& c) -> Result<void> {
+    Query q(c, "INSERT INTO api_tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)");
+    q->bind(1, token.id);
+    q->bind(2, token.name);
+    q->bind(3, token.role);
+    q->bind(4, token.hash);
+    q->bind(5, static_cast<int64_t>(token.created_at));
+    q.Exec();
+    InsertAudit(c, audit);
     return Ok();
   });
 }
 
 Result<std::optional<ApiToken>> SqliteStore::FindApiTokenByHash(const std::string& hash) {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "looking up an API token", [&]() -> Result<std::optional<ApiToken>> {
-    SQLite::Statement st(*db_,
-                         "SELECT id, name, role, hash, created_at FROM api_tokens WHERE hash = ?");
-    st.bind(1, hash);
-    if (!st.executeStep()) return std::optional<ApiToken>{};
-    ApiToken t;
-    t.id = st.getColumn(0).getString();
-    t.name = st.getColumn(1).getString();
-    t.role = st.getColumn(2).getString();
-    t.hash = st.getColumn(3).getString();
-    t.created_at = st.getColumn(4).getInt64();
-    return std::optional<ApiToken>(std::move(t));
-  });
+  return Read(*reader_, path_, "looking up an API token",
+              [&](Connection& c) -> Result<std::optional<ApiToken>> {
+                Query q(c,
+                        "SELECT id, name, role, hash, created_at FROM api_tokens WHERE hash = ?");
+                q->bind(1, hash);
+                if (!q->executeStep()) return std::optional<ApiToken>{};
+                ApiToken t;
+                t.id = q->getColumn(0).getString();
+                t.name = q->getColumn(1).getString();
+                t.role = q->getColumn(2).getString();
+                t.hash = q->getColumn(3).getString();
+                t.created_at = q->getColumn(4).getInt64();
+                return std::optional<ApiToken>(std::move(t));
+              });
 }
 
 Result<int64_t> SqliteStore::CountApiTokens() {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "counting API tokens", [&]() -> Result<int64_t> {
-    return db_->execAndGet("SELECT COUNT(*) FROM api_tokens").getInt64();
+  return Read(*reader_, path_, "counting API tokens", [&](Connection& c) -> Result<int64_t> {
+    Query q(c, "SELECT COUNT(*) FROM api_tokens");
+    q->executeStep();
+    return q->getColumn(0).getInt64();
   });
 }
 
 Result<void> SqliteStore::AppendAudit(const AuditEntry& entry) {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "appending to the audit log", [&]() -> Result<void> {
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    InsertAudit(*db_, entry);
-    tx.commit();
+  return Write(*writer_, path_, "appending to the audit log", [&](Connection& c) -> Result<void> {
+    InsertAudit(c, entry);
     return Ok();
   });
 }
 
 Result<std::vector<AuditEntry>> SqliteStore::ListAudit(int limit, int64_t before_id) {
-  std::lock_guard lock(mu_);
-  return Guarded(path_, "reading the audit log", [&]() -> Result<std::vector<AuditEntry>> {
-    std::vector<AuditEntry> out;
-    if (limit <= 0) return out;
-    SQLite::Statement st(*db_,
-                         "SELECT id, at, actor, action, target, detail_json FROM audit_log "
-                         "WHERE (?1 <= 0 OR id < ?1) ORDER BY id DESC LIMIT ?2");
-    st.bind(1, static_cast<int64_t>(before_id));
-    st.bind(2, limit);
-    while (st.executeStep()) {
-      AuditEntry e;
-      e.id = st.getColumn(0).getInt64();
-      e.at = st.getColumn(1).getInt64();
-      e.actor = st.getColumn(2).getString();
-      e.action = st.getColumn(3).getString();
-      e.target = st.getColumn(4).getString();
-      e.detail_json = st.getColumn(5).getString();
-      out.push_back(std::move(e));
-    }
-    return out;
-  });
+  return Read(*reader_, path_, "reading the audit log",
+              [&](Connection& c) -> Result<std::vector<AuditEntry>> {
+                std::vector<AuditEntry> out;
+                if (limit <= 0) return out;
+                Query q(c,
+                        "SELECT id, at, actor, action, target, detail_json FROM audit_log "
+                        "WHERE (?1 <= 0 OR id < ?1) ORDER BY id DESC LIMIT ?2");
+                q->bind(1, static_cast<int64_t>(before_id));
+                q->bind(2, limit);
+                while (q->executeStep()) {
+                  AuditEntry e;
+                  e.id = q->getColumn(0).getInt64();
+                  e.at = q->getColumn(1).getInt64();
+                  e.actor = q->getColumn(2).getString();
+                  e.action = q->getColumn(3).getString();
+                  e.target = q->getColumn(4).getString();
+                  e.detail_json = q->getColumn(5).getString();
+                  out.push_back(std::move(e));
+                }
+                return out;
+              });
 }
 
 }  // namespace tocsin::store::sqlite

@@ -79,10 +79,9 @@ class SqliteBackend final : public StoreBackend {
   TempDir dir_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite,
-                         ::testing::Values(BackendFactory{
-                             "Sqlite", [] { return std::make_unique<SqliteBackend>(); }}),
-                         BackendName);
+const BackendFactory kSqlite{"Sqlite", [] { return std::make_unique<SqliteBackend>(); }};
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSuite, ::testing::Values(kSqlite), BackendName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, PipelineSuite, ::testing::Values(kSqlite), BackendName);
 
 unsigned ModeOf(const fs::path& p) {
   struct stat st {};
@@ -266,6 +265,48 @@ TEST(SqliteStore, TwoConnectionsSeeEachOthersWrites) {
                                    AuditEntry{0, 1, "a", "b", "c", "{}"}));
   auto found = (*b)->FindApiTokenByHash("h");
   ASSERT_TRUE(found && found->has_value());
+}
+
+// Reads use their own connection: inside a transaction (same thread) they neither wait for it
+// nor see its uncommitted rows.
+TEST(SqliteStore, ReadsDoNotWaitForAnOpenTransaction) {
+  TempDir tmp;
+  auto store = sqlite::SqliteStore::Open((tmp.path() / "t.db").string());
+  ASSERT_TRUE(store);
+  domain::Project p;
+  p.name = "web";
+  ASSERT_TRUE((*store)->CreateProject(p, AuditEntry{0, 1, "a", "b", "c", "{}"}));
+  auto r = (*store)->Transact([&](IngestTx& tx) -> Result<void> {
+    domain::Finding f;
+    f.project = "web";
+    f.fingerprint = "fp";
+    if (auto saved = tx.SaveFinding(f); !saved) return Unexpected(saved.error());
+    auto outside = (*store)->ListFindings({.project = "web"});
+    EXPECT_TRUE(outside);
+    if (outside) {
+      EXPECT_TRUE(outside->empty()) << "not committed yet";
+    }
+    EXPECT_TRUE((*store)->GetMattermostSettings());
+    return {};
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*store)->ListFindings({.project = "web"})->size(), 1u);
+}
+
+TEST(SqliteStore, AWriteFromInsideTransactFailsInsteadOfWaitingForItself) {
+  TempDir tmp;
+  auto store = sqlite::SqliteStore::Open((tmp.path() / "t.db").string());
+  ASSERT_TRUE(store);
+  Result<void> nested;
+  auto r = (*store)->Transact([&](IngestTx&) -> Result<void> {
+    nested = (*store)->AppendAudit(AuditEntry{0, 1, "a", "b", "c", "{}"});
+    return {};
+  });
+  ASSERT_TRUE(r);
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.error().code, "internal");
+  EXPECT_THAT(nested.error().message, HasSubstr("IngestTx"));
+  EXPECT_TRUE((*store)->AppendAudit(AuditEntry{0, 1, "a", "b", "c", "{}"}));
 }
 
 }  // namespace

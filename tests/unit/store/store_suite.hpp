@@ -3,7 +3,8 @@
 // Every backend instantiates StoreSuite with a factory for a StoreBackend: something that can
 // open the *same* database again (to test persistence and migrations) and poke its schema
 // version (to test the "newer schema" refusal). The PostgreSQL backend will add one
-// INSTANTIATE_TEST_SUITE_P line, skipping itself when no test server is configured.
+// INSTANTIATE_TEST_SUITE_P line per suite (StoreSuite, PipelineSuite), skipping itself when no
+// test server is configured.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "store/pipeline.hpp"
 #include "store/store.hpp"
 
 namespace tocsin::store::testing {
@@ -60,6 +62,14 @@ class StoreSuite : public ::testing::TestWithParam<BackendFactory> {
 
   std::unique_ptr<StoreBackend> backend_;
   std::unique_ptr<Store> store_;
+};
+
+// The pipeline half (store/pipeline.hpp): projects, findings, events and the outbox
+// (pipeline_suite.cpp). Same backends, instantiated next to StoreSuite.
+class PipelineSuite : public StoreSuite {
+ protected:
+  PipelineStore& pipeline() { return store_->pipeline(); }
+  Outbox& outbox() { return store_->pipeline().outbox(); }
 };
 
 }  // namespace tocsin::store::testing

@@ -1,0 +1,462 @@
+// SqliteStore: the delivery outbox (claims and leases, queues, outcomes, the delivery log).
+// The claim rule and the indexes behind it: docs/decisions/0003-outbox-schema.md.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace tocsin::store::sqlite {
+namespace {
+
+using domain::DeliveryState;
+
+int64_t Ms(TimePoint t) { return ToUnixMillis(t); }
+
+// ---- reading deliveries ----
+
+// A macro so the statements below stay string literals (their addresses key the statement
+// cache). Followed by the FROM clause: deliveries d [INDEXED BY ...] LEFT JOIN events e.
+#define TOCSIN_DELIVERY_COLUMNS                                                               \
+  "d.id, d.project, d.channel, d.kind, d.event_seq, d.event_type, d.thread_key, d.severity, " \
+  "d.digest_threshold, d.baseline_full, d.state, d.attempts, d.created_at, d.updated_at, "    \
+  "d.next_attempt_at, d.expires_at, d.last_error, d.last_error_code, d.post_id, "             \
+  "d.channel_id, d.digest_id, d.in_doubt_since, COALESCE(e.body_json, '') "
+#define TOCSIN_JOIN_EVENTS "LEFT JOIN events e ON e.seq = d.event_seq "
+
+Result<DeliveryRecord> ReadDelivery(SQLite::Statement& st) {
+  DeliveryRecord d;
+  d.id = st.getColumn(0).getInt64();
+  d.project = st.getColumn(1).getString();
+  d.channel = st.getColumn(2).getString();
+  d.kind = st.getColumn(3).getString();
+  d.event_seq = st.getColumn(4).isNull() ? 0 : st.getColumn(4).getInt64();
+  const std::string type = st.getColumn(5).getString();
+  auto parsed_type = domain::ParseEventType(type);
+  const std::string state = st.getColumn(10).getString();
+  auto parsed_state = domain::ParseDeliveryState(state);
+  if (!parsed_type || !parsed_state) {
+    return Fail(
+        "store_unavailable",
+        fmt::format("delivery {} has an unknown event type '{}' or state '{}'", d.id, type, state),
+        "the database was written by a newer tocsin");
+  }
+  d.event_type = *parsed_type;
+  d.thread_key = st.getColumn(6).getString();
+  if (!st.getColumn(7).isNull()) {
+    d.severity = static_cast<domain::Severity>(st.getColumn(7).getInt());  // CHECKed 0..4
+  }
+  d.digest_threshold = st.getColumn(8).getInt();
+  d.baseline_full = st.getColumn(9).getInt() != 0;
+  d.state = *parsed_state;
+  d.attempts = st.getColumn(11).getInt();
+  d.created_at = FromUnixMillis(st.getColumn(12).getInt64());
+  d.updated_at = FromUnixMillis(st.getColumn(13).getInt64());
+  d.next_attempt_at = FromUnixMillis(st.getColumn(14).getInt64());
+  d.expires_at = FromUnixMillis(st.getColumn(15).getInt64());
+  d.last_error = st.getColumn(16).getString();
+  d.last_error_code = st.getColumn(17).getString();
+  d.post_id = st.getColumn(18).getString();
+  d.channel_id = st.getColumn(19).getString();
+  d.digest_id = st.getColumn(20).getInt64();
+  if (!st.getColumn(21).isNull()) d.in_doubt_since = FromUnixMillis(st.getColumn(21).getInt64());
+  d.event_body_json = st.getColumn(22).getString();
+  return d;
+}
+
+Result<std::vector<DeliveryRecord>> ReadDeliveries(Query& q) {
+  std::vector<DeliveryRecord> out;
+  while (q->executeStep()) {
+    auto d = ReadDelivery(*q);
+    if (!d) return Unexpected(d.error());
+    out.push_back(std::move(*d));
+  }
+  return out;
+}
+
+// ---- queue heads ----
+
+// One row per channel that has undelivered deliveries: its head (oldest undelivered) and its
+// lease. The channels are enumerated by skipping through deliveries_queue (a partial index of
+// undelivered rows by channel, id), one seek per channel, and each head is one more seek, so the
+// cost follows the number of channels with work, not the backlog.
+constexpr char kHeadsSql[] = R"sql(
+WITH RECURSIVE channels (name) AS (
+  SELECT (SELECT channel FROM deliveries INDEXED BY deliveries_queue
+          WHERE state IN ('pending', 'sending') ORDER BY channel LIMIT 1)
+  UNION ALL
+  SELECT (SELECT channel FROM deliveries INDEXED BY deliveries_queue
+          WHERE state IN ('pending', 'sending') AND channel > channels.name
+          ORDER BY channel LIMIT 1)
+  FROM channels WHERE channels.name IS NOT NULL
+)
+SELECT c.name, h.id, h.state, h.next_attempt_at, h.updated_at, l.owner, l.lease_until
+FROM channels c
+JOIN deliveries h ON h.id = (SELECT id FROM deliveries INDEXED BY deliveries_queue
+                             WHERE channel = c.name AND state IN ('pending', 'sending')
+                             ORDER BY id LIMIT 1)
+LEFT JOIN channel_leases l ON l.channel = c.name
+WHERE c.name IS NOT NULL
+)sql";
+
+struct Head {
+  std::string channel;
+  int64_t id = 0;
+  bool in_doubt = false;  // state sending
+  int64_t next_attempt_at = 0;
+  int64_t updated_at = 0;
+  std::optional<std::string> lease_owner;
+  int64_t lease_until = 0;
+
+  // When ClaimChannels may take it, leases of pending heads aside (see Outbox::NextDue).
+  int64_t ReadyAt() const {
+    if (!in_doubt) return next_attempt_at;
+    return lease_owner ? lease_until : updated_at;
+  }
+};
+
+std::vector<Head> SelectHeads(Connection& c) {
+  Query q(c, kHeadsSql);
+  std::vector<Head> heads;
+  while (q->executeStep()) {
+    Head h;
+    h.channel = q->getColumn(0).getString();
+    h.id = q->getColumn(1).getInt64();
+    h.in_doubt = q->getColumn(2).getString() == "sending";
+    h.next_attempt_at = q->getColumn(3).getInt64();
+    h.updated_at = q->getColumn(4).getInt64();
+    if (!q->getColumn(5).isNull()) {
+      h.lease_owner = q->getColumn(5).getString();
+      h.lease_until = q->getColumn(6).getInt64();
+    }
+    heads.push_back(std::move(h));
+  }
+  return heads;
+}
+
+// ---- recording outcomes ----
+
+// Why an outcome could not be recorded on `id`: unknown, or no longer undelivered.
+Unexpected NotUndelivered(Connection& c, int64_t id) {
+  Query q(c, "SELECT state FROM deliveries WHERE id = ?");
+  q->bind(1, static_cast<int64_t>(id));
+  if (!q->executeStep()) return Fail("not_found", fmt::format("no delivery with id {}", id));
+  return Fail("conflict",
+              fmt::format("delivery {} is already {}; its outcome was recorded before", id,
+                          q->getColumn(0).getString()),
+              "the channel's lease was probably lost; stop working on it");
+}
+
+void AppendAttempt(Connection& c, int64_t id, TimePoint at, const std::string& code,
+                   const std::string& error) {
+  Query q(c, "INSERT INTO delivery_attempts (delivery_id, at, code, error) VALUES (?, ?, ?, ?)");
+  q->bind(1, static_cast<int64_t>(id));
+  q->bind(2, Ms(at));
+  q->bind(3, code);
+  q->bind(4, error);
+  q.Exec();
+}
+
+}  // namespace
+
+// ---- claims and leases ----
+
+Result<std::vector<std::string>> SqliteStore::ClaimChannels(const std::string& owner, TimePoint now,
+                                                            Millis lease, int max) {
+  return Write(*writer_, path_, "claiming channels",
+               [&](Connection& c) -> Result<std::vector<std::string>> {
+                 std::vector<std::string> claimed;
+                 if (max <= 0) return claimed;
+                 const int64_t now_ms = Ms(now);
+                 std::vector<Head> heads = SelectHeads(c);
+                 std::erase_if(heads, [&](const Head& h) {
+                   const bool live = h.lease_owner && h.lease_until > now_ms;
+                   if (live && *h.lease_owner != owner) return true;  // someone else's
+                   if (h.in_doubt) return live;  // its sender may still be at it
+                   return h.next_attempt_at > now_ms;
+                 });
+                 std::sort(heads.begin(), heads.end(), [](const Head& a, const Head& b) {
+                   return std::pair(a.ReadyAt(), a.id) < std::pair(b.ReadyAt(), b.id);
+                 });
+                 if (heads.size() > static_cast<size_t>(max)) heads.resize(max);
+                 for (const auto& h : heads) {
+                   Query q(c,
+                           "INSERT INTO channel_leases (channel, owner, lease_until) "
+                           "VALUES (?, ?, ?) ON CONFLICT (channel) DO UPDATE SET "
+                           "owner = excluded.owner, lease_until = excluded.lease_until");
+                   q->bind(1, h.channel);
+                   q->bind(2, owner);
+                   q->bind(3, now_ms + lease.count());
+                   q.Exec();
+                   claimed.push_back(h.channel);
+                 }
+                 return claimed;
+               });
+}
+
+Result<void> SqliteStore::RenewLease(const std::string& channel, const std::string& owner,
+                                     TimePoint now, Millis lease) {
+  return Write(*writer_, path_, "renewing a channel lease", [&](Connection& c) -> Result<void> {
+    Query q(c, "UPDATE channel_leases SET lease_until = ? WHERE channel = ? AND owner = ?");
+    q->bind(1, Ms(now) + lease.count());
+    q->bind(2, channel);
+    q->bind(3, owner);
+    if (q.Exec() == 0) {
+      return Fail("conflict",
+                  fmt::format("the lease on channel {} is not held by {}", channel, owner),
+                  "another instance took the channel over; stop working on it");
+    }
+    return Ok();
+  });
+}
+
+Result<void> SqliteStore::ReleaseChannel(const std::string& channel, const std::string& owner) {
+  return Write(*writer_, path_, "releasing a channel lease", [&](Connection& c) -> Result<void> {
+    Query q(c, "DELETE FROM channel_leases WHERE channel = ? AND owner = ?");
+    q->bind(1, channel);
+    q->bind(2, owner);
+    q.Exec();
+    return Ok();
+  });
+}
+
+Result<std::vector<DeliveryRecord>> SqliteStore::ChannelQueue(const std::string& channel,
+                                                              int limit) {
+  return Read(*reader_, path_, "reading a channel's queue",
+              [&](Connection& c) -> Result<std::vector<DeliveryRecord>> {
+                if (limit <= 0) return std::vector<DeliveryRecord>{};
+                Query q(c, "SELECT " TOCSIN_DELIVERY_COLUMNS
+                           "FROM deliveries d INDEXED BY deliveries_queue " TOCSIN_JOIN_EVENTS
+                           "WHERE d.channel = ? "
+                           "AND d.state IN ('pending', 'sending') ORDER BY d.id LIMIT ?");
+                q->bind(1, channel);
+                q->bind(2, limit);
+                return ReadDeliveries(q);
+              });
+}
+
+Result<std::optional<TimePoint>> SqliteStore::NextDue() {
+  return Read(*reader_, path_, "finding the next due delivery",
+              [&](Connection& c) -> Result<std::optional<TimePoint>> {
+                std::optional<int64_t> earliest;
+                for (const auto& h : SelectHeads(c)) {
+                  if (!earliest || h.ReadyAt() < *earliest) earliest = h.ReadyAt();
+                }
+                if (!earliest) return std::optional<TimePoint>{};
+                return std::optional<TimePoint>(FromUnixMillis(*earliest));
+              });
+}
+
+// ---- outcomes ----
+
+Result<void> SqliteStore::MarkInDoubt(const std::vector<int64_t>& ids, TimePoint now) {
+  return Write(*writer_, path_, "marking deliveries in doubt", [&](Connection& c) -> Result<void> {
+    for (int64_t id : ids) {
+      Query q(c,
+              "UPDATE deliveries SET state = 'sending', in_doubt_since = ?1, updated_at = ?1 "
+              "WHERE id = ?2 AND state IN ('pending', 'sending')");
+      q->bind(1, Ms(now));
+      q->bind(2, static_cast<int64_t>(id));
+      if (q.Exec() == 0) return NotUndelivered(c, id);
+    }
+    return Ok();
+  });
+}
+
+Result<void> SqliteStore::MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
+                                   const std::string& channel_id, TimePoint now) {
+  return Write(*writer_, path_, "recording a sent delivery", [&](Connection& c) -> Result<void> {
+    if (ids.empty()) return Fail("invalid_request", "MarkSent needs at least one delivery id");
+    const int64_t digest_id = ids.size() > 1 ? ids.front() : 0;
+    for (int64_t id : ids) {
+      Query q(c,
+              "UPDATE deliveries SET state = 'sent', post_id = ?1, channel_id = ?2, "
+              "digest_id = ?3, attempts = attempts + 1, in_doubt_since = NULL, updated_at = ?4 "
+              "WHERE id = ?5 AND state IN ('pending', 'sending')");
+      q->bind(1, post_id);
+      q->bind(2, channel_id);
+      q->bind(3, static_cast<int64_t>(digest_id));
+      q->bind(4, Ms(now));
+      q->bind(5, static_cast<int64_t>(id));
+      if (q.Exec() == 0) return NotUndelivered(c, id);
+      AppendAttempt(c, id, now, "sent", "");
+    }
+    return Ok();
+  });
+}
+
+Result<void> SqliteStore::Reschedule(int64_t id, TimePoint next, bool count_attempt,
+                                     const std::string& code, const std::string& error,
+                                     TimePoint now) {
+  return Write(*writer_, path_, "rescheduling a delivery", [&](Connection& c) -> Result<void> {
+    Query q(c,
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, "
+            "attempts = attempts + ?2, last_error = ?3, last_error_code = ?4, "
+            "in_doubt_since = NULL, updated_at = ?5 "
+            "WHERE id = ?6 AND state IN ('pending', 'sending')");
+    q->bind(1, Ms(next));
+    q->bind(2, count_attempt ? 1 : 0);
+    q->bind(3, error);
+    q->bind(4, code);
+    q->bind(5, Ms(now));
+    q->bind(6, static_cast<int64_t>(id));
+    if (q.Exec() == 0) return NotUndelivered(c, id);
+    AppendAttempt(c, id, now, code, error);
+    return Ok();
+  });
+}
+
+Result<void> SqliteStore::MarkFinal(int64_t id, DeliveryState state, const std::string& code,
+                                    const std::string& error, TimePoint now) {
+  if (state != DeliveryState::kFailed && state != DeliveryState::kDead) {
+    return Fail("invalid_request",
+                fmt::format("MarkFinal takes failed or dead, not {}", domain::Name(state)));
+  }
+  return Write(*writer_, path_, "recording a final delivery outcome",
+               [&](Connection& c) -> Result<void> {
+                 Query q(c,
+                         "UPDATE deliveries SET state = ?1, attempts = attempts + 1, "
+                         "last_error = ?2, last_error_code = ?3, in_doubt_since = NULL, "
+                         "updated_at = ?4 WHERE id = ?5 AND state IN ('pending', 'sending')");
+                 q->bind(1, std::string(domain::Name(state)));
+                 q->bind(2, error);
+                 q->bind(3, code);
+                 q->bind(4, Ms(now));
+                 q->bind(5, static_cast<int64_t>(id));
+                 if (q.Exec() == 0) return NotUndelivered(c, id);
+                 AppendAttempt(c, id, now, code, error);
+                 return Ok();
+               });
+}
+
+// ---- thread roots ----
+
+Result<std::optional<std::string>> SqliteStore::GetThreadRoot(const std::string& project,
+                                                              const std::string& thread_key,
+                                                              const std::string& channel) {
+  return Read(*reader_, path_, "reading a thread root",
+              [&](Connection& c) -> Result<std::optional<std::string>> {
+                Query q(c,
+                        "SELECT post_id FROM thread_roots "
+                        "WHERE project = ? AND thread_key = ? AND channel = ?");
+                q->bind(1, project);
+                q->bind(2, thread_key);
+                q->bind(3, channel);
+                if (!q->executeStep()) return std::optional<std::string>{};
+                return std::optional<std::string>(q->getColumn(0).getString());
+              });
+}
+
+Result<void> SqliteStore::PutThreadRoot(const std::string& project, const std::string& thread_key,
+                                        const std::string& channel, const std::string& post_id) {
+  return Write(*writer_, path_, "saving a thread root", [&](Connection& c) -> Result<void> {
+    Query q(c,
+            "INSERT INTO thread_roots (project, thread_key, channel, post_id) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (project, thread_key, channel) DO UPDATE SET post_id = excluded.post_id");
+    q->bind(1, project);
+    q->bind(2, thread_key);
+    q->bind(3, channel);
+    q->bind(4, post_id);
+    q.Exec();
+    return Ok();
+  });
+}
+
+// ---- the delivery log ----
+
+Result<std::vector<DeliveryRecord>> SqliteStore::ListDeliveries(const DeliveryFilter& filter) {
+  return Read(*reader_, path_, "listing deliveries",
+              [&](Connection& c) -> Result<std::vector<DeliveryRecord>> {
+                if (filter.limit <= 0) return std::vector<DeliveryRecord>{};
+                // One statement per filter shape, so each can use its index (state, id) or
+                // (project, id) for "newest first below before_id".
+                static constexpr const char* kSql[4] = {
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE d.state = ?3 AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE d.project = ?4 AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE d.state = ?3 AND d.project = ?4 AND d.id < ?1 "
+                    "ORDER BY d.id DESC LIMIT ?2",
+                };
+                const int shape = (filter.state ? 1 : 0) + (filter.project ? 2 : 0);
+                Query q(c, kSql[shape]);
+                q->bind(1, filter.before_id > 0 ? static_cast<int64_t>(filter.before_id)
+                                                : std::numeric_limits<int64_t>::max());
+                q->bind(2, filter.limit);
+                if (filter.state) q->bind(3, std::string(domain::Name(*filter.state)));
+                if (filter.project) q->bind(4, *filter.project);
+                return ReadDeliveries(q);
+              });
+}
+
+Result<std::optional<DeliveryRecord>> SqliteStore::GetDelivery(int64_t id) {
+  return Read(*reader_, path_, "reading a delivery",
+              [&](Connection& c) -> Result<std::optional<DeliveryRecord>> {
+                Query q(c, "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                           "WHERE d.id = ?");
+                q->bind(1, static_cast<int64_t>(id));
+                if (!q->executeStep()) return std::optional<DeliveryRecord>{};
+                auto d = ReadDelivery(*q);
+                if (!d) return Unexpected(d.error());
+                return std::optional<DeliveryRecord>(std::move(*d));
+              });
+}
+
+Result<std::vector<DeliveryAttempt>> SqliteStore::ListAttempts(int64_t delivery_id) {
+  return Read(*reader_, path_, "reading a delivery's attempts",
+              [&](Connection& c) -> Result<std::vector<DeliveryAttempt>> {
+                Query q(c,
+                        "SELECT delivery_id, at, code, error FROM delivery_attempts "
+                        "WHERE delivery_id = ? ORDER BY id");
+                q->bind(1, static_cast<int64_t>(delivery_id));
+                std::vector<DeliveryAttempt> out;
+                while (q->executeStep()) {
+                  DeliveryAttempt a;
+                  a.delivery_id = q->getColumn(0).getInt64();
+                  a.at = FromUnixMillis(q->getColumn(1).getInt64());
+                  a.code = q->getColumn(2).getString();
+                  a.error = q->getColumn(3).getString();
+                  out.push_back(std::move(a));
+                }
+                return out;
+              });
+}
+
+Result<bool> SqliteStore::Retry(int64_t id, TimePoint now, TimePoint new_expiry,
+                                const AuditEntry& audit) {
+  return Write(*writer_, path_, "retrying a delivery", [&](Connection& c) -> Result<bool> {
+    Query q(c,
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, "
+            "expires_at = ?2, in_doubt_since = NULL, updated_at = ?1 "
+            "WHERE id = ?3 AND state IN ('failed', 'dead')");
+    q->bind(1, Ms(now));
+    q->bind(2, Ms(new_expiry));
+    q->bind(3, static_cast<int64_t>(id));
+    if (q.Exec() == 0) return false;
+    InsertAudit(c, audit);
+    return true;
+  });
+}
+
+Result<std::array<int64_t, 5>> SqliteStore::CountByState() {
+  return Read(*reader_, path_, "counting deliveries",
+              [&](Connection& c) -> Result<std::array<int64_t, 5>> {
+                Query q(c, "SELECT state, COUNT(*) FROM deliveries GROUP BY state");
+                std::array<int64_t, 5> counts{};
+                while (q->executeStep()) {
+                  auto state = domain::ParseDeliveryState(q->getColumn(0).getString());
+                  if (state) counts[static_cast<int>(*state)] = q->getColumn(1).getInt64();
+                }
+                return counts;
+              });
+}
+
+#undef TOCSIN_JOIN_EVENTS
+#undef TOCSIN_DELIVERY_COLUMNS
+
+}  // namespace tocsin::store::sqlite
