@@ -1064,7 +1064,6 @@ void Emulator::Impl::CreatePost(ApiContext& ctx) {
   if (StartsWith(post.type, "system_")) return fail(InvalidParam("post.type"));
 
   // §4.6 pending_post_id: in flight -> 500; done -> the same post, 201; failure frees the key.
-  const int64_t ttl = options_.dedup_ttl_ms;
   if (!pending_id.empty()) {
     int64_t now = SteadyMs();
     auto seen = pending_.find(pending_id);
@@ -1085,8 +1084,7 @@ void Emulator::Impl::CreatePost(ApiContext& ctx) {
         }
       }
     }
-    pending_[pending_id] = PendingRec{"", now + ttl};
-    if (++pending_inserts_ % 1024 == 0) SweepPending(now);
+    RememberPending(pending_id, "", now);  // in flight
   }
   auto reject = [&](const AppError& error) {
     if (!pending_id.empty()) pending_.erase(pending_id);
@@ -1151,7 +1149,7 @@ void Emulator::Impl::CreatePost(ApiContext& ctx) {
   }
   post.notified_mentions = ComputeMentions(post, channels_.at(post.channel_id));
   StoredPost& saved = CommitPost(std::move(draft));
-  if (!pending_id.empty()) pending_[pending_id] = PendingRec{saved.post.id, SteadyMs() + ttl};
+  if (!pending_id.empty()) RememberPending(pending_id, saved.post.id, SteadyMs());
   ordered_json body = PostJson(saved);
   lock.unlock();
   WriteJson(ctx, 201, body);

@@ -52,11 +52,11 @@ int SocketPort(const sockaddr_storage& address) {
 // without answering. Connected sockets are found by their local and peer ports: the server side of
 // a connection is the only descriptor whose local port is the listening port and whose peer port
 // is the client's (the client's own descriptor, if in this process, has them the other way round).
-// peer_port < 0 matches every accepted connection of the listening port.
-std::vector<int> FindConnections(int local_port, int peer_port) {
-  std::vector<int> found;
+// peer_port < 0 matches every accepted connection of the listening port. shutdown() (not close)
+// leaves the descriptor to cpp-httplib, whose next read or write then fails and closes it.
+void ShutdownConnections(int local_port, int peer_port) {
   DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return found;
+  if (dir == nullptr) return;
   int dir_fd = dirfd(dir);
   while (dirent* entry = readdir(dir)) {
     char* end = nullptr;
@@ -72,10 +72,9 @@ std::vector<int> FindConnections(int local_port, int peer_port) {
       continue;  // the listening socket
     }
     if (peer_port >= 0 && SocketPort(peer) != peer_port) continue;
-    found.push_back(static_cast<int>(fd));
+    shutdown(static_cast<int>(fd), SHUT_RDWR);  // right away: the number may be reused later
   }
   closedir(dir);
-  return found;
 }
 
 const char* FaultKindName(FaultKind kind) {
@@ -155,6 +154,12 @@ bool Emulator::Impl::Start() {
   }
   server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   server_->set_tcp_nodelay(true);
+  // cpp-httplib's default adds SO_REUSEPORT, which lets a second emulator silently share a busy
+  // port; keep only SO_REUSEADDR, as Go's listener does.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server_->set_keep_alive_max_count(1000000);  // Go servers do not cap requests per connection
   server_->set_keep_alive_timeout(60);          // Mattermost's IdleTimeout
   server_->set_payload_max_length(64u << 20);   // the API's own 300 kB limit answers 413 itself
@@ -226,7 +231,7 @@ void Emulator::Impl::Stop() {
   fault_cv_.notify_all();  // releases delayed and hung requests
   server_->stop();
   // Idle keep-alive connections would otherwise hold their workers until the keep-alive timeout.
-  for (int fd : FindConnections(port_, -1)) shutdown(fd, SHUT_RDWR);
+  ShutdownConnections(port_, -1);
   thread_.join();
   server_.reset();
   running_ = false;
@@ -241,7 +246,7 @@ void Emulator::Impl::DropConnection(const httplib::Request& req) {
     if (fd >= 0) shutdown(fd, SHUT_RDWR);
     return;
   }
-  for (int fd : FindConnections(req.local_port, req.remote_port)) shutdown(fd, SHUT_RDWR);
+  ShutdownConnections(req.local_port, req.remote_port);
 }
 
 void Emulator::Impl::Record(const httplib::Request& req, int status, int64_t at_ms) {
@@ -606,8 +611,26 @@ void Emulator::Impl::AddChannelMemberLocked(const std::string& channel_id,
   channel->second.members.emplace(user_id, MemberRec{now, now});
 }
 
-void Emulator::Impl::SweepPending(int64_t now_steady_ms) {
-  std::erase_if(pending_, [&](const auto& entry) { return entry.second.expires_ms <= now_steady_ms; });
+void Emulator::Impl::RememberPending(const std::string& key, const std::string& post_id,
+                                     int64_t now_ms) {
+  uint64_t seq = ++pending_seq_;
+  pending_[key] = PendingRec{post_id, now_ms + options_.dedup_ttl_ms, seq};
+  pending_fifo_.emplace_back(seq, key);
+  TrimPending(now_ms);
+}
+
+void Emulator::Impl::TrimPending(int64_t now_ms) {
+  constexpr size_t kPendingPostIdsCacheSize = 25000;
+  while (!pending_fifo_.empty()) {
+    const auto& [seq, key] = pending_fifo_.front();
+    auto it = pending_.find(key);
+    if (it != pending_.end() && it->second.seq == seq) {
+      bool expired = it->second.expires_ms <= now_ms;
+      if (!expired && pending_.size() <= kPendingPostIdsCacheSize) break;
+      pending_.erase(it);
+    }
+    pending_fifo_.pop_front();  // evicted, or a stale entry of a key since removed or renewed
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -81,8 +81,9 @@ struct ThreadRec {
 };
 
 struct PendingRec {
-  std::string post_id;  // "" while the first create is in flight
+  std::string post_id;     // "" while the first create is in flight
   int64_t expires_ms = 0;  // steady clock
+  uint64_t seq = 0;        // matches its entry in pending_fifo_
 };
 
 // The caller, resolved from the token under the world lock.
@@ -166,7 +167,9 @@ class Emulator::Impl {
   std::string AddTeamLocked(const std::string& name, const std::string& display_name);
   std::string AddChannelLocked(const std::string& team_id, const std::string& name, char type,
                                const std::string& display_name);
-  void SweepPending(int64_t now_steady_ms);
+  // seenPendingPostIdsCache: TTL entries, at most 25000, oldest evicted first.
+  void RememberPending(const std::string& key, const std::string& post_id, int64_t now_ms);
+  void TrimPending(int64_t now_ms);
 
   Emulator* owner_ = nullptr;  // for Seed() from the control API
   Options options_;
@@ -194,7 +197,8 @@ class Emulator::Impl {
   std::vector<std::string> post_order_;
   std::unordered_map<std::string, ThreadRec> threads_;
   std::unordered_map<std::string, PendingRec> pending_;
-  size_t pending_inserts_ = 0;
+  std::deque<std::pair<uint64_t, std::string>> pending_fifo_;
+  uint64_t pending_seq_ = 0;
   bool user_access_tokens_enabled_ = true;
   int64_t last_post_at_ = 0;  // keeps create_at strictly increasing
 

@@ -113,6 +113,27 @@ TEST_F(Control, RequestLogRecordsSchemeStatusAndNoQuery) {
   EXPECT_TRUE(emu_->Requests().empty());
 }
 
+TEST(Listen, Ipv6LoopbackAndBracketedBaseUrl) {
+  Options options;
+  options.host = "::1";
+  Emulator emu(options);
+  if (!emu.Start()) GTEST_SKIP() << "no IPv6 loopback here";
+  EXPECT_EQ(emu.base_url(), "http://[::1]:" + std::to_string(emu.port()));
+  httplib::Client client("::1", emu.port());
+  auto r = client.Get("/api/v4/system/ping");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST(Listen, PortInUseMakesStartFail) {
+  Emulator first;
+  ASSERT_TRUE(first.Start());
+  Options options;
+  options.port = first.port();
+  Emulator second(options);
+  EXPECT_FALSE(second.Start());
+}
+
 TEST_F(Control, WaitForPostsWakesOnCreateAndTimesOut) {
   EXPECT_FALSE(emu_->WaitForPosts(1, std::chrono::milliseconds(10)));
   std::thread poster([&] { CreatePost(bot_token_, {{"channel_id", alerts_}}); });

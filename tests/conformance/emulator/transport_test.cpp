@@ -62,6 +62,17 @@ TEST_F(Tls, ExpiredCertificateFailsVerification) {
   EXPECT_FALSE(r);
 }
 
+TEST_F(Tls, FaultsDropTlsConnectionsToo) {
+  auto emu = StartTls(pki_.leaf_cert, pki_.leaf_key);
+  emu->SetFault({FaultKind::kCloseConnection, 0, 0, "", 1});
+  EXPECT_FALSE(Ping(*emu));
+  emu->SetFault({FaultKind::kLoseResponseAfterCommit, 0, 0, "", 1});
+  EXPECT_FALSE(Ping(*emu));
+  auto r = Ping(*emu);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST_F(Tls, PlainHttpToTheTlsPortGetsNoHttpAnswer) {
   auto emu = StartTls(pki_.leaf_cert, pki_.leaf_key);
   httplib::Client client("127.0.0.1", emu->port());
