@@ -323,14 +323,15 @@ ApiError ErrorFromResponse(const net::HttpResponse& response, std::string_view t
   error.retry_after = ParseRetryAfter(response);
   error.rate_limit = ParseRateLimit(response);
   if (response.status >= 300 && response.status <= 399) {
-    error.location = Redact(response.GetHeader("Location").value_or(""), token);
+    // Kept whole (a diagnosis derives the URL to use from it) but bounded.
+    error.location = Redact(response.GetHeader("Location").value_or("").substr(0, 2048), token);
   }
   // Mattermost's AppError JSON (API-FACTS §2). Its 429 and a proxy's pages are not JSON.
   const auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_object() && body.contains("id") && body["id"].is_string() &&
       body.contains("message") && body["message"].is_string()) {
     error.mattermost_error_body = true;
-    error.id = Redact(body["id"].get<std::string>(), token);
+    error.id = Quote(body["id"].get<std::string>(), token);
     std::string text = body["message"].get<std::string>();
     if (const std::string detail = GetString(body, "detailed_error"); !detail.empty()) {
       text += " (" + detail + ")";

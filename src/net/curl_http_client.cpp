@@ -195,21 +195,24 @@ HttpResult CurlHttpClient::Send(const HttpRequest& request) {
   }
 
   const CURLcode code = curl_easy_perform(h);
+  CurlFailure failure;
+  failure.code = code;
+  curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &failure.os_errno);
+  curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &failure.ssl_verify_result);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &transfer.response.status);
+  failure.error_text = error_buffer_;
+  // The handle must not keep pointers into this call's header list and request body; the reset
+  // keeps the live connection.
+  curl_easy_reset(h);
   if (code != CURLE_OK) {
-    CurlFailure failure;
-    failure.code = code;
-    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &failure.os_errno);
-    curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &failure.ssl_verify_result);
     failure.connected = transfer.connected;
     failure.body_too_large = transfer.body_too_large;
-    failure.error_text = error_buffer_;
     failure.ca_file = options_.ca_file;
     failure.max_response_bytes = options_.max_response_bytes;
     NetError error = ClassifyCurlFailure(failure);
     error.detail = Redact(std::move(error.detail), token);
     return Unexpected(std::move(error));
   }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &transfer.response.status);
   return std::move(transfer.response);
 }
 
