@@ -361,3 +361,34 @@ TEST(ParseChannelRef, NamesWhatIsWrong) {
 
 }  // namespace
 }  // namespace tocsin::mattermost
+
+#include "mattermost/resolve.hpp"
+
+namespace tocsin::mattermost {
+namespace {
+
+TEST(ResolveChannel, UsesTheIdOrTheNamesAndRejectsOtherTextWithoutARequest) {
+  FakeServer server;
+  auto http = server.Factory()(net::HttpClientOptions{});
+  Client client(*http, "https://chat.example.com", Secret(kToken));
+  server.On("GET", std::string("/api/v4/channels/") + kChannelId,
+            ChannelJson(kChannelId, "security-alerts"));
+  server.On("GET", "/api/v4/teams/name/acme/channels/name/security-alerts",
+            ChannelJson(kChannelId, "security-alerts"));
+  auto by_id = ResolveChannel(client, kChannelId);
+  ASSERT_TRUE(by_id) << by_id.error().ToString();
+  EXPECT_EQ(by_id->id, kChannelId);
+  auto by_name = ResolveChannel(client, " acme/security-alerts ");
+  ASSERT_TRUE(by_name) << by_name.error().ToString();
+  EXPECT_EQ(by_name->name, "security-alerts");
+
+  const size_t requests = server.requests().size();
+  auto bad = ResolveChannel(client, "acme/channels/security-alerts");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("write it as acme/security-alerts"), std::string::npos);
+  EXPECT_EQ(Classify(bad.error()).error_class, ErrorClass::kPermanent);
+  EXPECT_EQ(server.requests().size(), requests);
+}
+
+}  // namespace
+}  // namespace tocsin::mattermost
