@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 #include "emulator_impl.hpp"
 #include "text.hpp"
@@ -98,6 +99,21 @@ bool ParseFaultKind(const std::string& name, FaultKind* kind) {
     }
   }
   return false;
+}
+
+// Go's net/http adds Date to every response.
+std::string HttpDate() {
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[utc.tm_wday],
+                utc.tm_mday, kMonths[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min,
+                utc.tm_sec);
+  return buffer;
 }
 
 bool ValidExplicitToken(const std::string& token) {
@@ -310,6 +326,7 @@ void Emulator::Impl::Handle(const httplib::Request& req, httplib::Response& res)
     return;
   }
 
+  res.set_header("Date", HttpDate());
   // The rate limiter wraps the whole router (§9): it runs first and adds its headers to every
   // response that passes.
   {

@@ -165,6 +165,7 @@ TEST_F(Headers, StandardHeadersOnSuccessAndErrors) {
     EXPECT_EQ(std::count(version.begin(), version.end(), '.'), 5) << version;
     EXPECT_EQ(version.substr(version.size() - 6), ".false");
     EXPECT_FALSE(r->has_header("X-Ratelimit-Limit"));  // off by default
+    EXPECT_EQ(r->get_header_value("Date").substr(r->get_header_value("Date").size() - 4), " GMT");
   }
 }
 
