@@ -50,6 +50,8 @@ nlohmann::json ToJson(const TestResult& result);
 // the token (GET /api/v4/users/me); and, when `channel` is given (a 26-char id or "team/channel"),
 // that the channel exists and the token's user may post there.
 // `make_client` builds the HttpClient for these settings (tests pass a fake or a real curl client).
+// `timeout` bounds each request (connecting takes at most min(timeout, 5 s) of it); the ping is
+// sent without the token, so a URL that is not Mattermost never receives it.
 using HttpClientFactory = std::function<std::unique_ptr<net::HttpClient>(const net::HttpClientOptions&)>;
 TestResult TestConnection(const ConnectionSettings& settings, const std::optional<std::string>& channel,
                           const HttpClientFactory& make_client, Millis timeout = Millis(10000));
