@@ -1140,6 +1140,7 @@ void Emulator::Impl::CreatePost(ApiContext& ctx) {
   if (ctx.fault.kind == FaultKind::kDelay || ctx.fault.kind == FaultKind::kHang) {
     lock.unlock();
     bool go_on = SufferFault(ctx.fault, ctx.fault_release);
+    ctx.fault_suffered = true;
     lock.lock();
     if (!go_on) {
       if (!pending_id.empty()) pending_.erase(pending_id);

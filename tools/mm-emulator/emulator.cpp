@@ -101,6 +101,45 @@ bool ParseFaultKind(const std::string& name, FaultKind* kind) {
   return false;
 }
 
+// Where Mattermost's root router sends a request that misses the subpath:
+// path.Join(subpath, path) plus the raw query.
+std::string SubpathLocation(const std::string& subpath, const std::string& target) {
+  size_t q = target.find('?');
+  std::string query = q == std::string::npos ? "" : target.substr(q);
+  std::string joined = subpath + "/" + target.substr(0, q);
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= joined.size()) {
+    size_t slash = joined.find('/', start);
+    if (slash == std::string::npos) slash = joined.size();
+    std::string part = joined.substr(start, slash - start);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    start = slash + 1;
+  }
+  std::string location;
+  for (const std::string& part : parts) location += "/" + part;
+  return (location.empty() ? "/" : location) + query;
+}
+
+std::string HtmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
 // Go's net/http adds Date to every response.
 std::string HttpDate() {
   std::time_t now = std::time(nullptr);
@@ -353,31 +392,12 @@ void Emulator::Impl::Handle(const httplib::Request& req, httplib::Response& res)
       api_path = path.substr(sub.size());
     } else {
       // RootRouter's NotFoundHandler: path.Join(subpath, path), query kept, 302.
-      std::string raw_path = req.target.substr(0, req.target.find('?'));
-      std::string query;
-      if (size_t q = req.target.find('?'); q != std::string::npos) query = req.target.substr(q);
-      std::vector<std::string> parts;
-      size_t start = 0;
-      std::string joined = sub + "/" + raw_path;
-      while (start <= joined.size()) {
-        size_t slash = joined.find('/', start);
-        if (slash == std::string::npos) slash = joined.size();
-        std::string part = joined.substr(start, slash - start);
-        if (part == "..") {
-          if (!parts.empty()) parts.pop_back();
-        } else if (!part.empty() && part != ".") {
-          parts.push_back(part);
-        }
-        start = slash + 1;
-      }
-      std::string location;
-      for (const std::string& part : parts) location += "/" + part;
-      if (location.empty()) location = "/";
-      location += query;
+      std::string location = SubpathLocation(sub, req.target);
       res.status = 302;
       res.set_header("Location", location);
       if (req.method == "GET") {
-        res.set_content("<a href=\"" + location + "\">Found</a>.\n\n", "text/html; charset=utf-8");
+        res.set_content("<a href=\"" + HtmlEscape(location) + "\">Found</a>.\n\n",
+                        "text/html; charset=utf-8");
       }
       Record(req, 302, at_ms);
       return;
@@ -420,6 +440,12 @@ void Emulator::Impl::Handle(const httplib::Request& req, httplib::Response& res)
   }
 
   HandleApi(ctx);
+  // A create that ended before its commit window (an error, a de-dup hit) still waits.
+  if (is_create_post && !ctx.drop && !ctx.fault_suffered &&
+      (ctx.fault.kind == FaultKind::kDelay || ctx.fault.kind == FaultKind::kHang) &&
+      !SufferFault(ctx.fault, ctx.fault_release)) {
+    ctx.drop = true;
+  }
 
   if (ctx.drop || ctx.fault.kind == FaultKind::kLoseResponseAfterCommit) {
     DropConnection(req);

@@ -106,6 +106,7 @@ struct ApiContext {
   uint64_t fault_release = 0;         // SetFault generation when the fault was drawn
   bool drop = false;                  // close the connection instead of answering
   bool compressible = false;          // a real API handler answered (gzip allowed)
+  bool fault_suffered = false;        // a kDelay/kHang fault has already been waited out
 };
 
 class Emulator::Impl {

@@ -223,6 +223,17 @@ TEST_F(Faults, HangHoldsTheRequestUntilCleared) {
   EXPECT_EQ((*r)->status, 200);
 }
 
+TEST_F(Faults, HangAlsoHoldsCreatesThatFailBeforeTheCommit) {
+  emu_->SetFault({FaultKind::kHang, 0, 0, "/api/v4/posts", -1});
+  std::optional<httplib::Result> r;
+  std::thread waiting([&] { r.emplace(CreatePost(bot_token_, {{"channel_id", incidents_}})); });
+  ASSERT_TRUE(emu_->WaitForHeldRequests(1, std::chrono::seconds(5)));
+  emu_->SetFault({});
+  waiting.join();
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->status, 403);
+}
+
 TEST_F(Faults, StopReleasesHungRequestsByDroppingThem) {
   emu_->SetFault({FaultKind::kHang, 0, 0, "", -1});
   std::optional<httplib::Result> r;
