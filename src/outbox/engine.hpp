@@ -51,6 +51,10 @@ struct EngineOptions {
   std::string public_url;           // for links in posts
   Millis max_backoff{5 * 60 * 1000};
   Millis base_backoff{1000};
+  // A worker waits in place for a rate-limit token (or a short 429) up to this long; a longer
+  // wait reschedules the delivery (not counted as an attempt) and frees the worker.
+  Millis max_inline_wait{5000};
+  int queue_batch = 100;  // deliveries read per ChannelQueue call
 };
 
 class Engine {

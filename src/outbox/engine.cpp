@@ -1,0 +1,400 @@
+// The engine: one dispatcher thread that claims channels (leases) when workers are free, and N
+// worker threads that each serve one claimed channel at a time, strictly in order, through the
+// pipeline of stages.hpp. See engine.hpp for the contract and docs/delivery.md for the design.
+#include "outbox/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "core/random.hpp"
+#include "outbox/backoff.hpp"
+#include "outbox/stages.hpp"
+#include "outbox/token_bucket.hpp"
+
+namespace tocsin::outbox {
+
+namespace {
+
+// The dispatcher looks again at least this often (a retry that fell due, a lease that expired
+// elsewhere, a changed setting); Wake() and finished workers make it look at once.
+constexpr Millis kIdleWait{1000};
+constexpr Millis kGaugeEvery{5000};
+constexpr Millis kChannelCacheTtl{60000};
+constexpr Millis kDisplayNameTtl{60000};
+// A busy channel gives its worker up after this many deliveries (or half its lease), so other
+// channels get their turn; it is claimed again at once if still due.
+constexpr int kMaxPerClaim = 1000;
+
+struct ServerKey {
+  std::string url;
+  Secret token;
+  bool insecure = false;
+  std::string ca_file;
+  bool operator==(const ServerKey& o) const {
+    return url == o.url && token == o.token && insecure == o.insecure && ca_file == o.ca_file;
+  }
+};
+
+bool SameOptions(const net::HttpClientOptions& a, const net::HttpClientOptions& b) {
+  return a.insecure == b.insecure && a.ca_file == b.ca_file &&
+         a.connect_timeout == b.connect_timeout && a.total_timeout == b.total_timeout;
+}
+
+Millis CeilMillis(std::chrono::nanoseconds d) {
+  return std::chrono::ceil<Millis>(std::max(d, std::chrono::nanoseconds(0)));
+}
+
+class EngineImpl final : public Engine, private Waiter {
+ public:
+  EngineImpl(store::PipelineStore& store, IntegrationState& integration, const Clock& clock,
+             mattermost::HttpClientFactory http, Metrics& metrics, EngineOptions options)
+      : store_(store),
+        outbox_(store.outbox()),
+        integration_(integration),
+        clock_(clock),
+        http_factory_(std::move(http)),
+        options_(Normalized(std::move(options))),
+        metrics_(metrics),
+        bucket_(clock, options_.rate_per_second, options_.burst),
+        channels_(clock, kChannelCacheTtl),
+        backoff_(BackoffPolicy{options_.base_backoff, options_.max_backoff, Jitter::kFull}),
+        status_(integration),
+        pacer_(bucket_, *this, options_.max_inline_wait),
+        owner_(options_.owner.empty() ? "tocsin-" + NewId() : options_.owner) {}
+
+  ~EngineImpl() override { Stop(); }
+
+  void Start() override {
+    std::lock_guard lock(mu_);
+    if (started_) return;
+    started_ = true;
+    dispatcher_ = std::thread([this] { DispatchLoop(); });
+    for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  }
+
+  void Wake() override {
+    {
+      std::lock_guard lock(mu_);
+      ++generation_;
+    }
+    cv_.notify_all();
+  }
+
+  void Stop() override {
+    {
+      std::lock_guard lock(mu_);
+      if (!started_ || stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    work_cv_.notify_all();
+    if (dispatcher_.joinable()) dispatcher_.join();
+    for (auto& w : workers_) {
+      if (w.joinable()) w.join();
+    }
+    // Claimed but never served: give them back so another instance need not wait for the lease.
+    std::lock_guard lock(mu_);
+    for (const std::string& channel : ready_) (void)outbox_.ReleaseChannel(channel, owner_);
+    ready_.clear();
+  }
+
+ private:
+  struct Worker {
+    std::unique_ptr<net::HttpClient> http;
+    net::HttpClientOptions options;
+  };
+
+  static EngineOptions Normalized(EngineOptions o) {
+    o.workers = std::max(1, o.workers);
+    o.burst = std::max(1, o.burst);
+    o.queue_batch = std::max(1, o.queue_batch);
+    if (o.lease < Millis(1000)) o.lease = Millis(1000);
+    if (o.timeout < Millis(1)) o.timeout = Millis(10000);
+    return o;
+  }
+
+  // Waiter (the pacer's in-place waits): woken by Wake(), finished workers and Stop().
+  bool WaitFor(Millis d) override {
+    std::unique_lock lock(mu_);
+    const uint64_t seen = generation_;
+    cv_.wait_for(lock, d, [&] { return stopping_ || generation_ != seen; });
+    return !stopping_;
+  }
+
+  bool Stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  // The installation id (pending_post_id prefix) and the pipeline, once.
+  bool EnsureReady() {
+    if (pipeline_) return true;
+    auto installation = store_.InstallationId();
+    if (!installation) {
+      spdlog::error("delivery cannot start: no installation id error={}",
+                    installation.error().message);
+      return false;
+    }
+    PipelineDeps deps{outbox_,
+                      clock_,
+                      channels_,
+                      pacer_,
+                      backoff_,
+                      metrics_,
+                      status_,
+                      limits_,
+                      *installation,
+                      options_.public_url,
+                      [this](const std::string& project) { return DisplayName(project); },
+                      [this] { paused_ = true; },
+                      options_.max_inline_wait};
+    pipeline_ = std::make_unique<Pipeline>(BuildPipeline(deps));
+    return true;
+  }
+
+  std::string DisplayName(const std::string& project) {
+    const TimePoint now = clock_.Now();
+    {
+      std::lock_guard lock(names_mu_);
+      auto it = names_.find(project);
+      if (it != names_.end() && now >= it->second.first && now - it->second.first < kDisplayNameTtl)
+        return it->second.second;
+    }
+    std::string name;
+    if (auto p = store_.GetProject(project); p && *p) name = (*p)->display_name;
+    std::lock_guard lock(names_mu_);
+    names_[project] = {now, name};
+    return name;
+  }
+
+  // A different server, token or TLS setting: what we learned about the old one is void.
+  void CheckServer(const mattermost::ConnectionSettings& conn) {
+    ServerKey key{mattermost::NormalizeBaseUrl(conn.url), conn.token, conn.insecure, conn.ca_file};
+    if (server_ && *server_ == key) return;
+    if (server_) spdlog::info("mattermost connection settings changed; delivery starts afresh");
+    server_ = std::move(key);
+    bucket_.Reset();
+    channels_.Clear();
+    limits_.Reset();
+  }
+
+  void DispatchLoop() {
+    TimePoint gauges_at{};
+    while (true) {
+      uint64_t seen = 0;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+        seen = generation_;
+      }
+      const Millis wait = DispatchOnce(gauges_at);
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, wait, [&] { return stopping_ || generation_ != seen; });
+    }
+  }
+
+  // One look: claims what free workers can take. Returns how long to wait before the next look.
+  Millis DispatchOnce(TimePoint& gauges_at) {
+    const auto conn = integration_.Connection();
+    if (!conn) return kIdleWait;  // inactive or unconfigured: deliveries wait
+    CheckServer(*conn);
+    if (status_.Refresh() == "auth_failed") {
+      paused_ = true;  // until the token is replaced or a Test Connection succeeds
+      return kIdleWait;
+    }
+    paused_ = false;
+    if (!EnsureReady()) return kIdleWait;
+
+    const TimePoint now = clock_.Now();
+    if (gauges_at == TimePoint{} || now - gauges_at >= kGaugeEvery || now < gauges_at) {
+      gauges_at = now;
+      if (auto counts = outbox_.CountByState()) metrics_.QueueDepth(*counts);
+    }
+    int free = 0;
+    {
+      std::lock_guard lock(mu_);
+      free = options_.workers - busy_ - static_cast<int>(ready_.size());
+    }
+    if (free <= 0) return kIdleWait;  // a finishing worker wakes us
+    if (const Millis blocked = bucket_.BlockedFor(); blocked.count() > 0) {
+      return std::min(blocked, kIdleWait);  // a 429 holds everyone
+    }
+    auto claimed = outbox_.ClaimChannels(owner_, now, options_.lease, free);
+    if (!claimed) {
+      spdlog::warn("cannot claim channels error={}", claimed.error().message);
+      return kIdleWait;
+    }
+    int handed = 0;
+    {
+      std::lock_guard lock(mu_);
+      for (const std::string& channel : *claimed) {
+        // Our own lease may be handed back to us while a worker still serves the channel: one
+        // channel is served by one worker at a time, or its order would be lost.
+        if (!serving_.insert(channel).second) continue;
+        ready_.push_back(channel);
+        ++handed;
+      }
+    }
+    if (handed > 0) work_cv_.notify_all();
+    if (static_cast<int>(claimed->size()) >= free) return kIdleWait;  // busy: workers wake us
+    auto due = outbox_.NextDue();
+    if (!due || !*due) return kIdleWait;
+    // A due time already past belongs to a channel someone is serving (or one waiting behind
+    // its head): the idle look-again covers it.
+    if (**due <= now) return kIdleWait;
+    return std::clamp(CeilMillis(**due - now), Millis(1), kIdleWait);
+  }
+
+  void WorkerLoop() {
+    Worker worker;
+    while (true) {
+      std::string channel;
+      {
+        std::unique_lock lock(mu_);
+        work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
+        if (stopping_) return;
+        channel = std::move(ready_.front());
+        ready_.pop_front();
+        ++busy_;
+      }
+      const std::optional<TimePoint> hold = Serve(worker, channel);
+      if (hold) {
+        // Its head is in doubt and must not be claimed (by anyone) before its retry is due.
+        const TimePoint now = clock_.Now();
+        const Millis lease = std::max(Millis(1), CeilMillis(*hold - now));
+        if (auto r = outbox_.RenewLease(channel, owner_, now, lease); !r) {
+          spdlog::warn("cannot hold a channel lease channel={} error={}", channel,
+                       r.error().message);
+        }
+      } else if (auto r = outbox_.ReleaseChannel(channel, owner_); !r) {
+        spdlog::warn("cannot release a channel channel={} error={}", channel, r.error().message);
+      }
+      {
+        std::lock_guard lock(mu_);
+        --busy_;
+        serving_.erase(channel);
+        ++generation_;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  // Serves one claimed channel: its queue in order until it is empty, its head is not due
+  // (backoff, rate limit), the integration pauses, the engine stops, or the channel has had its
+  // turn. Returns when the lease must be held rather than released (a head left in doubt).
+  std::optional<TimePoint> Serve(Worker& worker, const std::string& channel) {
+    const auto conn = integration_.Connection();
+    if (!conn) return std::nullopt;
+    net::HttpClientOptions options;
+    options.insecure = conn->insecure;
+    options.ca_file = conn->ca_file;
+    options.total_timeout = options_.timeout;
+    options.connect_timeout = std::min(options_.timeout, Millis(5000));
+    if (!worker.http || !SameOptions(worker.options, options)) {
+      worker.http = http_factory_(options);  // one connection per worker, kept alive
+      worker.options = options;
+    }
+    if (!worker.http) return std::nullopt;
+    mattermost::Client client(*worker.http, conn->url, conn->token);
+
+    const TimePoint claimed_at = clock_.Now();
+    TimePoint renewed_at = claimed_at;
+    const auto keep_lease = [&] {
+      const TimePoint now = clock_.Now();
+      if (now >= renewed_at && now - renewed_at < options_.lease / 3) return;
+      if (auto r = outbox_.RenewLease(channel, owner_, now, options_.lease); !r) {
+        spdlog::warn("cannot renew a channel lease channel={} error={}", channel,
+                     r.error().message);
+      }
+      renewed_at = now;
+    };
+    int served = 0;
+    while (served < kMaxPerClaim) {
+      if (Stopping() || paused_) return std::nullopt;
+      auto queue = outbox_.ChannelQueue(channel, options_.queue_batch);
+      if (!queue) {
+        spdlog::warn("cannot read a channel's queue channel={} error={}", channel,
+                     queue.error().message);
+        return std::nullopt;
+      }
+      if (queue->empty()) return std::nullopt;
+      const bool truncated = queue->size() >= static_cast<size_t>(options_.queue_batch);
+      size_t i = 0;
+      while (i < queue->size()) {
+        if (Stopping() || paused_) return std::nullopt;
+        const TimePoint now = clock_.Now();
+        if (served >= kMaxPerClaim || now - claimed_at >= options_.lease / 2) return std::nullopt;
+        if ((*queue)[i].next_attempt_at > now)
+          return std::nullopt;  // the channel waits for its head
+        keep_lease();
+        Job job;
+        job.queue = std::span<const store::DeliveryRecord>(queue->data() + i, queue->size() - i);
+        job.client = &client;
+        job.keep_lease = keep_lease;
+        job.queue_truncated = truncated;
+        pipeline_->Run(job);
+        if (!job.store_error.empty()) return std::nullopt;  // the store is unwell
+        const OutcomeKind kind = job.outcome.kind;
+        if (kind != OutcomeKind::kSent && kind != OutcomeKind::kFailed &&
+            kind != OutcomeKind::kDead) {
+          return job.hold_lease_until;  // rescheduled, paused or stopping: the channel waits
+        }
+        served += static_cast<int>(job.covered);
+        if (!job.more.empty()) break;  // coalesce read further than this batch: read again
+        i += job.covered;
+      }
+    }
+    return std::nullopt;
+  }
+
+  store::PipelineStore& store_;
+  store::Outbox& outbox_;
+  IntegrationState& integration_;
+  const Clock& clock_;
+  mattermost::HttpClientFactory http_factory_;
+  const EngineOptions options_;
+  DeliveryMetrics metrics_;
+  TokenBucket bucket_;
+  ChannelCache channels_;
+  ServerLimits limits_;
+  Backoff backoff_;
+  StatusTracker status_;
+  Pacer pacer_;
+  const std::string owner_;
+  std::unique_ptr<Pipeline> pipeline_;  // built by the dispatcher before the first claim
+  std::optional<ServerKey> server_;     // dispatcher thread only
+  std::atomic<bool> paused_{false};     // a 401 was seen: workers put their channels down
+
+  std::mutex mu_;
+  std::condition_variable cv_;       // dispatcher and pacing waits: Wake, workers done, Stop
+  std::condition_variable work_cv_;  // workers: a claimed channel is ready, or Stop
+  uint64_t generation_ = 0;          // bumped by every event the dispatcher should look at
+  bool started_ = false;
+  bool stopping_ = false;
+  std::deque<std::string> ready_;  // claimed, waiting for a worker
+  std::set<std::string> serving_;  // claimed and not yet released (ready or being served)
+  int busy_ = 0;
+  std::thread dispatcher_;
+  std::vector<std::thread> workers_;
+
+  std::mutex names_mu_;
+  std::map<std::string, std::pair<TimePoint, std::string>> names_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> MakeEngine(store::PipelineStore& store, IntegrationState& integration,
+                                   const Clock& clock, mattermost::HttpClientFactory http,
+                                   Metrics& metrics, EngineOptions options) {
+  return std::make_unique<EngineImpl>(store, integration, clock, std::move(http), metrics,
+                                      std::move(options));
+}
+
+}  // namespace tocsin::outbox

@@ -1,0 +1,763 @@
+#include "outbox/stages.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "mattermost/resolve.hpp"
+#include "render/post.hpp"
+
+namespace tocsin::outbox {
+
+namespace {
+
+using mattermost::ErrorClass;
+using nlohmann::json;
+
+// Bounds on the in-place remedies of one request, so a job always ends.
+constexpr int kMaxAcquireWaits = 64;
+constexpr int kMaxInlineRateRetries = 3;
+constexpr int kMaxFollowUpTries = 4;
+
+// Our marks on every post (SPEC §3): who made it and for which delivery, so a delivery left in
+// doubt can be found again, and a finding's first post can be recognised before it is patched.
+void Mark(json& body, const std::string& installation_id) {
+  json& props = body["props"];
+  if (!props.is_object()) props = json::object();
+  props["from_tocsin"] = "true";
+  props["tocsin_installation"] = installation_id;
+}
+
+bool IsNewFinding(const store::DeliveryRecord& d) {
+  return d.kind == "event" && d.event_type == domain::EventType::kVulnerabilityNew;
+}
+
+// May `d` join a digest headed by `head`? Only plain new-finding events of the same project.
+bool Digestible(const store::DeliveryRecord& d, const store::DeliveryRecord& head) {
+  return IsNewFinding(d) && d.project == head.project && d.channel == head.channel;
+}
+
+std::string PropString(const json& props, const char* key) {
+  auto it = props.find(key);
+  if (it == props.end()) return {};
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
+  return {};
+}
+
+// The shorter limits to try after the server refused a post rendered for `rendered`.
+size_t ShrinkTarget(size_t rendered, size_t step) {
+  const size_t halved = rendered >> (step + 1);
+  return std::max<size_t>(100, std::min(kShrinkSteps[step], halved));
+}
+
+void LowerLimit(ServerLimits& limits, size_t runes) {
+  size_t current = limits.max_runes.load();
+  while (runes < current && !limits.max_runes.compare_exchange_weak(current, runes)) {
+  }
+}
+
+Outcome SentOutcome(const std::string& post_id, const std::string& reason) {
+  Outcome out;
+  out.kind = OutcomeKind::kSent;
+  out.reason = reason;
+  out.post_id = post_id;
+  return out;
+}
+
+}  // namespace
+
+std::string PendingPostId(const std::string& installation_id, int64_t delivery_id) {
+  return installation_id + "-" + std::to_string(delivery_id);
+}
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+std::optional<ChannelCache::Entry> ChannelCache::Get(const std::string& ref) {
+  const TimePoint now = clock_.Now();
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(ref);
+  if (it == entries_.end()) return std::nullopt;
+  if (now < it->second.first || now - it->second.first >= ttl_) {
+    entries_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.second;
+}
+
+void ChannelCache::Put(const std::string& ref, Entry entry) {
+  const TimePoint now = clock_.Now();
+  std::lock_guard lock(mu_);
+  entries_[ref] = {now, std::move(entry)};
+}
+
+void ChannelCache::Clear() {
+  std::lock_guard lock(mu_);
+  entries_.clear();
+}
+
+Pacer::Permit Pacer::Acquire() {
+  const Clock& clock = bucket_.clock();
+  const TimePoint start = clock.Now();
+  Permit permit;
+  for (int i = 0; i < kMaxAcquireWaits; ++i) {
+    const TokenBucket::Grant grant = bucket_.TryAcquire();
+    if (grant.granted()) {
+      permit.granted = true;
+      permit.ticket = grant.ticket;
+      return permit;
+    }
+    permit.wait = grant.wait;
+    const auto elapsed = std::chrono::duration_cast<Millis>(clock.Now() - start);
+    if (elapsed + grant.wait > max_wait_) return permit;
+    if (!waiter_.WaitFor(grant.wait)) {
+      permit.stopping = true;
+      return permit;
+    }
+  }
+  return permit;
+}
+
+Outcome Pacer::NotGranted(const Permit& permit) const {
+  Outcome out;
+  if (permit.stopping) {
+    out.kind = OutcomeKind::kAborted;
+    out.reason = "stopping";
+    return out;
+  }
+  out.kind = OutcomeKind::kRateLimited;
+  out.reason = "rate_limited";
+  out.count_attempt = false;
+  out.next = bucket_.clock().Now() + std::max(permit.wait, Millis(1));
+  out.error = fmt::format("waiting {} ms for the Mattermost rate limit", permit.wait.count());
+  return out;
+}
+
+void Pacer::OnAnswer(uint64_t ticket, const mattermost::Client& client,
+                     const mattermost::ApiError* error) {
+  if (error != nullptr && error->net_error) return;  // no HTTP answer: nothing learned
+  bucket_.OnServerHeaders(error != nullptr ? error->rate_limit : client.last_rate_limit(), ticket);
+  if (error != nullptr && error->http_status == 429) {
+    bucket_.OnRateLimited(error->retry_after.value_or(Millis(1000)));
+  }
+}
+
+DeliveryMetrics::DeliveryMetrics(Metrics& metrics)
+    : outcomes_(metrics.Counter("tocsin_deliveries_total",
+                                "Deliveries settled or rescheduled, by outcome and reason.",
+                                {"outcome", "reason"})),
+      followups_(metrics.Counter(
+          "tocsin_delivery_followups_total",
+          "Best-effort follow-up requests (digest replies, finding patches).", {"kind", "result"})),
+      reconciles_(metrics.Counter("tocsin_delivery_reconciles_total",
+                                  "Deliveries left in doubt looked up in their channel.",
+                                  {"result"})),
+      depth_(metrics.Gauge("tocsin_deliveries", "Deliveries in the outbox by state.", {"state"})) {}
+
+void DeliveryMetrics::CountOutcome(OutcomeKind kind, const std::string& reason, double deliveries) {
+  outcomes_.Add({std::string(Name(kind)), reason}, deliveries);
+}
+
+void DeliveryMetrics::FollowUp(const std::string& kind, const std::string& result) {
+  followups_.Add({kind, result});
+}
+
+void DeliveryMetrics::Reconcile(const std::string& result) { reconciles_.Add({result}); }
+
+void DeliveryMetrics::QueueDepth(const std::array<int64_t, 5>& by_state) {
+  for (int i = 0; i < 5; ++i) {
+    depth_.Set({std::string(domain::Name(static_cast<domain::DeliveryState>(i)))},
+               static_cast<double>(by_state[static_cast<size_t>(i)]));
+  }
+}
+
+std::vector<int64_t> Job::Ids() const {
+  std::vector<int64_t> ids;
+  ids.reserve(covered);
+  for (size_t i = 0; i < covered && i < queue.size(); ++i) ids.push_back(queue[i].id);
+  return ids;
+}
+
+Pipeline& Pipeline::Then(std::unique_ptr<Stage> stage) {
+  main_.push_back(std::move(stage));
+  return *this;
+}
+
+Pipeline& Pipeline::Finally(std::unique_ptr<Stage> stage) {
+  final_.push_back(std::move(stage));
+  return *this;
+}
+
+void Pipeline::Run(Job& job) const {
+  for (const auto& stage : main_) {
+    if (!stage->Run(job)) break;
+  }
+  for (const auto& stage : final_) stage->Run(job);
+}
+
+std::vector<std::string> Pipeline::StageNames() const {
+  std::vector<std::string> names;
+  for (const auto& s : main_) names.emplace_back(s->Name());
+  for (const auto& s : final_) names.emplace_back(s->Name());
+  return names;
+}
+
+// ---- resolve -----------------------------------------------------------------------------------
+
+bool ResolveStage::Run(Job& job) {
+  const std::string& ref = job.head().channel;
+  if (auto cached = cache_.Get(ref)) {
+    if (cached->channel) {
+      job.channel = cached->channel;
+      return true;
+    }
+    job.failure = Failure{*cached->error, Phase::kResolve};
+    return false;
+  }
+  const Pacer::Permit permit = pacer_.Acquire();
+  if (!permit.granted) {
+    job.outcome = pacer_.NotGranted(permit);
+    return false;
+  }
+  auto channel = mattermost::ResolveChannel(*job.client, ref);
+  pacer_.OnAnswer(permit.ticket, *job.client, channel ? nullptr : &channel.error());
+  if (!channel) {
+    if (mattermost::Classify(channel.error()).error_class == ErrorClass::kPermanent) {
+      cache_.Put(ref, {std::nullopt, channel.error()});
+    }
+    job.failure = Failure{channel.error(), Phase::kResolve};
+    return false;
+  }
+  if (channel->delete_at > 0) {
+    // What the server would answer a post there (API-FACTS §3.8); said now, without posting.
+    mattermost::ApiError archived;
+    archived.http_status = 400;
+    archived.id = "api.post.create_post.can_not_post_to_deleted.error";
+    archived.message = "Can not post to deleted channel.";
+    cache_.Put(ref, {std::nullopt, archived});
+    job.failure = Failure{archived, Phase::kResolve};
+    return false;
+  }
+  cache_.Put(ref, {*channel, std::nullopt});
+  job.channel = std::move(*channel);
+  return true;
+}
+
+// ---- coalesce ----------------------------------------------------------------------------------
+
+bool CoalesceStage::Run(Job& job) {
+  const store::DeliveryRecord& head = job.head();
+  if (!IsNewFinding(head)) return true;
+  const size_t limit = static_cast<size_t>(std::max(1, max_digest_));
+  // The run of new findings behind the head that one digest would cover.
+  const auto run_length = [&](std::span<const store::DeliveryRecord> queue) {
+    size_t n = 1;
+    if (head.in_doubt_since) {
+      // A head in doubt keeps exactly the set it was sent with: a digest marks all it covers
+      // with one in_doubt_since, a single post only itself. Its post (if any) says the same.
+      while (n < queue.size() && n < limit && queue[n].in_doubt_since == head.in_doubt_since &&
+             Digestible(queue[n], head)) {
+        ++n;
+      }
+    } else {
+      while (n < queue.size() && n < limit && Digestible(queue[n], head)) ++n;
+    }
+    return n;
+  };
+  size_t n = run_length(job.queue);
+  if (n == job.queue.size() && job.queue_truncated && n < limit) {
+    // The run reaches the end of what the worker read: read further to see where it ends.
+    auto more = outbox_.ChannelQueue(head.channel, max_digest_);
+    if (more && !more->empty() && more->front().id == head.id && more->size() > job.queue.size()) {
+      job.more = std::move(*more);
+      job.queue = job.more;
+      n = run_length(job.queue);
+    }
+  }
+  const bool was_digest = head.in_doubt_since.has_value() && n > 1;
+  if (was_digest || (n >= 2 && static_cast<int64_t>(n) > head.digest_threshold)) {
+    job.digest = true;
+    job.covered = n;
+  }
+  return true;
+}
+
+// ---- reconcile ---------------------------------------------------------------------------------
+
+bool ReconcileStage::Run(Job& job) {
+  const store::DeliveryRecord& head = job.head();
+  if (!head.in_doubt_since) return true;
+  job.in_doubt_since = head.in_doubt_since;
+  job.doubt_open = true;
+  const Pacer::Permit permit = pacer_.Acquire();
+  if (!permit.granted) {
+    job.outcome = pacer_.NotGranted(permit);
+    return false;
+  }
+  const int64_t since = ToUnixMillis(*head.in_doubt_since - kReconcileLookback);
+  auto posts = job.client->GetChannelPostsSince(job.channel->id, since);
+  pacer_.OnAnswer(permit.ticket, *job.client, posts ? nullptr : &posts.error());
+  if (!posts) {
+    job.failure = Failure{posts.error(), Phase::kReconcile};
+    return false;
+  }
+  const std::string want = std::to_string(head.id);
+  for (const std::string& id : posts->order) {
+    auto it = posts->posts.find(id);
+    if (it == posts->posts.end()) continue;
+    const json& props = it->second.props;
+    if (PropString(props, "tocsin_delivery_id") != want) continue;
+    const std::string installation = PropString(props, "tocsin_installation");
+    if (!installation.empty() && installation != installation_id_) continue;
+    job.reconciled_post_id = it->second.id;
+    break;
+  }
+  job.doubt_open = false;  // settled either way: found, or never created
+  metrics_.Reconcile(job.reconciled_post_id.empty() ? "not_found" : "found");
+  if (!job.reconciled_post_id.empty()) {
+    spdlog::info("delivery left in doubt was posted before delivery={} post={}", head.id,
+                 job.reconciled_post_id);
+  }
+  return true;
+}
+
+// ---- expire ------------------------------------------------------------------------------------
+
+bool ExpireStage::Run(Job& job) {
+  if (!job.reconciled_post_id.empty()) return true;  // it did get posted
+  const store::DeliveryRecord& head = job.head();
+  // Only a delivery that was tried and kept failing gives up: one that waited behind others or
+  // through a 401 pause (attempts not counted) gets its chance (SPEC §4: not dropped).
+  if (head.attempts == 0 || clock_.Now() <= head.expires_at) return true;
+  job.covered = 1;  // the rest of a digest was never tried
+  job.digest = false;
+  job.outcome.kind = OutcomeKind::kDead;
+  job.outcome.reason = "expired";
+  job.outcome.error =
+      fmt::format("gave up after {} attempts (delivery_ttl passed)", head.attempts) +
+      (head.last_error.empty() ? "" : "; last error: " + head.last_error);
+  return false;
+}
+
+// ---- thread ------------------------------------------------------------------------------------
+
+bool ThreadStage::Run(Job& job) {
+  const store::DeliveryRecord& head = job.head();
+  if (head.kind != "event" || head.thread_key.empty() || job.digest) return true;
+  if (head.event_type == domain::EventType::kVulnerabilityNew) {
+    job.root_post_about_finding = true;
+    return true;
+  }
+  if (head.event_type != domain::EventType::kStatusChanged) return true;
+  auto root = outbox_.GetThreadRoot(head.project, head.thread_key, job.channel->id);
+  if (!root) {
+    job.store_error = root.error().message;
+    job.outcome.kind = OutcomeKind::kAborted;
+    job.outcome.reason = "store_error";
+    return false;
+  }
+  if (*root) {
+    job.root_id = **root;
+  } else {
+    job.root_post_about_finding = true;  // first post about it here: later changes reply to it
+  }
+  return true;
+}
+
+// ---- render ------------------------------------------------------------------------------------
+
+bool RenderStage::Run(Job& job) {
+  const store::DeliveryRecord& head = job.head();
+  render::Context ctx;
+  ctx.project = head.project;
+  ctx.project_display = display_name_ ? display_name_(head.project) : std::string();
+  ctx.public_url = public_url_;
+  ctx.max_runes = limits_.max_runes.load();
+  job.rendered_max_runes = ctx.max_runes;
+  if (head.kind == "test") {
+    job.post = render::RenderTestMessage(ctx, head.channel);
+    return true;
+  }
+  const auto parse = [&](const store::DeliveryRecord& d) {
+    return json::parse(d.event_body_json, nullptr, /*allow_exceptions=*/false);
+  };
+  if (job.digest) {
+    std::vector<json> events;
+    events.reserve(job.covered);
+    for (size_t i = 0; i < job.covered; ++i) {
+      json event = parse(job.queue[i]);
+      if (event.is_object()) events.push_back(std::move(event));
+    }
+    render::Digest digest = render::RenderDigest(events, ctx);
+    job.post = std::move(digest.root);
+    job.replies = std::move(digest.replies);
+    return true;
+  }
+  const json event = parse(head);
+  if (!event.is_object()) {
+    job.outcome.kind = OutcomeKind::kFailed;
+    job.outcome.reason = "invalid_event";
+    job.outcome.error = "the stored event is not a JSON object; it cannot be rendered";
+    return false;
+  }
+  job.post = render::RenderEvent(event, ctx);
+  if (!job.root_id.empty()) job.patch = render::RenderFindingPatch(event, ctx);
+  return true;
+}
+
+// ---- rate limit --------------------------------------------------------------------------------
+
+bool RateLimitStage::Run(Job& job) {
+  if (!job.reconciled_post_id.empty()) return true;  // nothing to send
+  const Pacer::Permit permit = pacer_.Acquire();
+  if (!permit.granted) {
+    job.outcome = pacer_.NotGranted(permit);
+    return false;
+  }
+  job.ticket = permit.ticket;
+  return true;
+}
+
+// ---- send --------------------------------------------------------------------------------------
+
+bool SendStage::Run(Job& job) {
+  const store::DeliveryRecord& head = job.head();
+  if (!job.reconciled_post_id.empty()) {
+    job.outcome = SentOutcome(job.reconciled_post_id, "reconciled");
+    return true;
+  }
+  json body = job.post;
+  Mark(body, installation_id_);
+  body["channel_id"] = job.channel->id;
+  body["pending_post_id"] = PendingPostId(installation_id_, head.id);
+  body["props"]["tocsin_delivery_id"] = std::to_string(head.id);
+  if (job.digest) body["props"]["tocsin_digest_count"] = job.covered;
+  if (job.root_post_about_finding) body["props"]["tocsin_thread_key"] = head.thread_key;
+  if (!job.root_id.empty()) body["root_id"] = job.root_id;
+
+  // Committed before the request leaves: a crash or a lost answer from here on leaves the
+  // delivery in doubt, and it is looked up (reconcile) before it is ever sent again. A head
+  // already in doubt keeps its first mark, which bounds where its post could be.
+  const TimePoint mark = head.in_doubt_since.value_or(clock_.Now());
+  if (auto r = outbox_.MarkInDoubt(job.Ids(), mark); !r) {
+    job.store_error = r.error().message;
+    job.outcome.kind = OutcomeKind::kAborted;
+    job.outcome.reason = "store_error";
+    return false;
+  }
+  job.in_doubt_since = mark;
+  job.doubt_open = true;
+
+  uint64_t ticket = job.ticket;
+  size_t shrinks = 0;
+  bool learn_limit = true;  // only a refused message length teaches us the server's limit
+  int rate_retries = 0;
+  bool root_dropped = false;
+  constexpr int kMaxRequests =
+      1 + static_cast<int>(std::size(kShrinkSteps)) + kMaxInlineRateRetries + 1;
+  for (int request = 0; request < kMaxRequests; ++request) {
+    if (ticket == 0) {
+      const Pacer::Permit permit = pacer_.Acquire();
+      if (!permit.granted) {
+        job.outcome = pacer_.NotGranted(permit);
+        return false;
+      }
+      ticket = permit.ticket;
+    }
+    auto created = job.client->CreatePost(body);
+    pacer_.OnAnswer(ticket, *job.client, created ? nullptr : &created.error());
+    ticket = 0;
+    job.doubt_open = !created && MayHaveReachedServer(created.error());
+    if (created) {
+      if (shrinks > 0 && learn_limit) {
+        LowerLimit(limits_, ShrinkTarget(job.rendered_max_runes, shrinks - 1));
+      }
+      job.outcome = SentOutcome(created->id, job.digest ? "digest" : "ok");
+      return true;
+    }
+    const mattermost::ApiError& error = created.error();
+    const mattermost::Classification c = mattermost::Classify(error);
+    if (c.error_class == ErrorClass::kTooLong && shrinks < std::size(kShrinkSteps)) {
+      const size_t target = ShrinkTarget(job.rendered_max_runes, shrinks);
+      spdlog::info("post refused as too long, shortening delivery={} runes={}", head.id, target);
+      body = render::Shrink(body, target);
+      ++shrinks;
+      if (c.reason != "message_too_long") learn_limit = false;
+      continue;
+    }
+    if (c.error_class == ErrorClass::kRateLimited && rate_retries < kMaxInlineRateRetries &&
+        error.retry_after.value_or(Millis(1000)) <= max_inline_retry_after_) {
+      ++rate_retries;  // the pacer waits for the block the 429 put on the bucket
+      continue;
+    }
+    if (!root_dropped && !job.root_id.empty() &&
+        (error.id == "api.post.create_post.root_id.app_error" ||
+         error.id == "api.post.create_post.channel_root_id.app_error")) {
+      // The finding's first post is gone (deleted, or moved): this one becomes the new root.
+      spdlog::info("thread root is gone, posting as a new root delivery={} root={}", head.id,
+                   job.root_id);
+      root_dropped = true;
+      body.erase("root_id");
+      body["props"]["tocsin_thread_key"] = head.thread_key;
+      job.root_id.clear();
+      job.patch = json();
+      job.root_post_about_finding = true;
+      continue;
+    }
+    job.failure = Failure{error, Phase::kSend};
+    return false;
+  }
+  job.failure = Failure{mattermost::ApiError{}, Phase::kSend};
+  job.failure->error.http_status = 429;
+  job.failure->error.message = "still rate limited after waiting in place";
+  return false;
+}
+
+// ---- classify ----------------------------------------------------------------------------------
+
+bool ClassifyStage::Run(Job& job) {
+  if (job.outcome.kind != OutcomeKind::kNone) return true;
+  const store::DeliveryRecord& head = job.head();
+  if (!job.failure) {  // a stage forgot to settle the job: retry rather than lose it
+    job.outcome.kind = OutcomeKind::kRetry;
+    job.outcome.reason = "internal_error";
+    job.outcome.error = "the delivery pipeline ended without an outcome";
+    job.outcome.next = clock_.Now() + backoff_.Delay(head.attempts + 1);
+    return true;
+  }
+  DecideInput in;
+  in.channel_ref = head.channel;
+  in.attempts = head.attempts;
+  in.now = clock_.Now();
+  in.expires_at = head.expires_at;
+  job.outcome = Decide(*job.failure, in, backoff_);
+  if (job.outcome.kind == OutcomeKind::kDead) {
+    job.covered = 1;  // only the head was tried
+    job.digest = false;
+  }
+  return true;
+}
+
+// ---- record ------------------------------------------------------------------------------------
+
+void StatusTracker::Report(const std::string& status, const std::string& detail) {
+  std::lock_guard lock(mu_);
+  if (known_ == status) return;
+  integration_.ReportStatus(status, detail);
+  known_ = status;
+}
+
+void StatusTracker::OnSuccess() {
+  std::lock_guard lock(mu_);
+  if (known_ == "ok") return;
+  if (known_.empty()) known_ = integration_.Status();
+  if (known_ != "ok") integration_.ReportStatus("ok", "a post was delivered");
+  known_ = "ok";
+}
+
+std::string StatusTracker::Refresh() {
+  std::string status = integration_.Status();
+  std::lock_guard lock(mu_);
+  known_ = status;
+  return status;
+}
+
+bool RecordStage::Run(Job& job) {
+  const Outcome& o = job.outcome;
+  if (o.kind == OutcomeKind::kNone || o.kind == OutcomeKind::kAborted) return true;
+  const store::DeliveryRecord& head = job.head();
+  const TimePoint now = clock_.Now();
+  const std::vector<int64_t> ids = job.Ids();
+  if (!o.report_status.empty()) status_.Report(o.report_status, o.error);
+  Result<void> written;
+  double counted = 1;
+  switch (o.kind) {
+    case OutcomeKind::kSent: {
+      const std::string& channel_id = job.channel->id;
+      if (job.root_post_about_finding && !head.thread_key.empty()) {
+        // Before MarkSent: if we crash in between, the delivery is reconciled and this repeats.
+        if (auto r = outbox_.PutThreadRoot(head.project, head.thread_key, channel_id, o.post_id);
+            !r) {
+          spdlog::warn("cannot record a thread root delivery={} error={}", head.id,
+                       r.error().message);
+        }
+      }
+      written = outbox_.MarkSent(ids, o.post_id, channel_id, now);
+      counted = static_cast<double>(ids.size());
+      if (written) status_.OnSuccess();
+      break;
+    }
+    case OutcomeKind::kRetry:
+    case OutcomeKind::kRateLimited:
+    case OutcomeKind::kPaused:
+      written =
+          outbox_.Reschedule(head.id, o.next, o.kind == OutcomeKind::kRetry && o.count_attempt,
+                             o.reason, o.error, now);
+      if (written && job.in_doubt_since) {
+        if (job.doubt_open) {
+          // Still in doubt: keep the mark (Reschedule cleared it) so the next try looks first.
+          written = outbox_.MarkInDoubt(ids, *job.in_doubt_since);
+          job.hold_lease_until = o.next;
+        } else {
+          // A digest's other deliveries were marked with the head; nothing was posted.
+          for (size_t i = 1; i < ids.size() && written; ++i) {
+            written = outbox_.Reschedule(ids[i], o.next, false, o.reason, o.error, now);
+          }
+        }
+      }
+      if (o.kind == OutcomeKind::kPaused && on_paused_) on_paused_();
+      break;
+    case OutcomeKind::kFailed:
+      // A digest that can never be posted fails as a whole: its deliveries would only make the
+      // same digest again.
+      for (int64_t id : ids) {
+        written = outbox_.MarkFinal(id, domain::DeliveryState::kFailed, o.reason, o.error, now);
+        if (!written) break;
+      }
+      counted = static_cast<double>(ids.size());
+      spdlog::warn("delivery failed delivery={} channel={} reason={} error={}", head.id,
+                   head.channel, o.reason, o.error);
+      break;
+    case OutcomeKind::kDead:
+      written = outbox_.MarkFinal(head.id, domain::DeliveryState::kDead, o.reason, o.error, now);
+      spdlog::warn("delivery gave up delivery={} channel={} error={}", head.id, head.channel,
+                   o.error);
+      break;
+    case OutcomeKind::kNone:
+    case OutcomeKind::kAborted:
+      break;
+  }
+  if (!written) {
+    job.store_error = written.error().message;
+    spdlog::error("cannot record a delivery outcome delivery={} outcome={} error={}", head.id,
+                  outbox::Name(o.kind), written.error().message);
+  }
+  metrics_.CountOutcome(o.kind, o.reason, counted);
+  return true;
+}
+
+// ---- follow up ---------------------------------------------------------------------------------
+
+bool FollowUpStage::Run(Job& job) {
+  if (job.outcome.kind != OutcomeKind::kSent || !job.store_error.empty()) return true;
+  if (job.digest && !job.replies.empty()) PostReplies(job);
+  if (!job.root_id.empty() && job.patch.is_object()) PatchRoot(job);
+  return true;
+}
+
+void FollowUpStage::PostReplies(Job& job) {
+  const store::DeliveryRecord& head = job.head();
+  const std::string& root = job.outcome.post_id;
+  for (size_t i = 0; i < job.replies.size(); ++i) {
+    if (job.keep_lease) job.keep_lease();
+    json body = job.replies[i];
+    Mark(body, installation_id_);
+    body["props"]["tocsin_digest_of"] = std::to_string(head.id);
+    body["channel_id"] = job.channel->id;
+    body["root_id"] = root;
+    // Its own key, derived from the digest's head: a repeat within 30 s is de-duplicated.
+    body["pending_post_id"] = PendingPostId(installation_id_, head.id) + "-r" + std::to_string(i);
+    std::string result = "failed";
+    size_t shrinks = 0;
+    for (int attempt = 0; attempt < kMaxFollowUpTries; ++attempt) {
+      const Pacer::Permit permit = pacer_.Acquire();
+      if (!permit.granted) {
+        result = permit.stopping ? "aborted" : "rate_limited";
+        if (permit.stopping) break;
+        continue;
+      }
+      auto created = job.client->CreatePost(body);
+      pacer_.OnAnswer(permit.ticket, *job.client, created ? nullptr : &created.error());
+      if (created) {
+        result = "posted";
+        break;
+      }
+      const mattermost::Classification c = mattermost::Classify(created.error());
+      spdlog::warn("digest reply not posted delivery={} reply={} error={}", head.id, i,
+                   created.error().ToString());
+      if (c.error_class == ErrorClass::kTooLong && shrinks < std::size(kShrinkSteps)) {
+        body = render::Shrink(body, ShrinkTarget(job.rendered_max_runes, shrinks++));
+        continue;
+      }
+      if (c.error_class == ErrorClass::kRateLimited &&
+          created.error().retry_after.value_or(Millis(1000)) <= max_inline_retry_after_) {
+        continue;
+      }
+      if (c.error_class == ErrorClass::kRetryable || c.error_class == ErrorClass::kDedupPending) {
+        continue;
+      }
+      break;  // permanent, auth: the root is posted; the list is lost, the log says so
+    }
+    metrics_.FollowUp("digest_reply", result);
+    if (result == "aborted") return;
+  }
+}
+
+void FollowUpStage::PatchRoot(Job& job) {
+  const store::DeliveryRecord& head = job.head();
+  if (job.keep_lease) job.keep_lease();
+  Pacer::Permit permit = pacer_.Acquire();
+  if (!permit.granted) {
+    metrics_.FollowUp("patch", permit.stopping ? "aborted" : "rate_limited");
+    return;
+  }
+  // Read the root first: a digest root or a post that is not about this finding is left alone,
+  // and PatchPost replaces all props, so ours must be carried over.
+  auto root = job.client->GetPost(job.root_id);
+  pacer_.OnAnswer(permit.ticket, *job.client, root ? nullptr : &root.error());
+  if (!root) {
+    spdlog::warn("cannot read a finding's first post to update it delivery={} post={} error={}",
+                 head.id, job.root_id, root.error().ToString());
+    metrics_.FollowUp("patch", "failed");
+    return;
+  }
+  if (PropString(root->props, "tocsin_thread_key") != head.thread_key) {
+    metrics_.FollowUp("patch", "skipped");
+    return;
+  }
+  json patch = json::object();
+  patch["message"] = job.patch.value("message", std::string());
+  json props = root->props.is_object() ? root->props : json::object();
+  if (job.patch.contains("props") && job.patch["props"].is_object()) {
+    for (const auto& [key, value] : job.patch["props"].items()) props[key] = value;
+  }
+  patch["props"] = std::move(props);
+  permit = pacer_.Acquire();
+  if (!permit.granted) {
+    metrics_.FollowUp("patch", permit.stopping ? "aborted" : "rate_limited");
+    return;
+  }
+  auto patched = job.client->PatchPost(job.root_id, patch);
+  pacer_.OnAnswer(permit.ticket, *job.client, patched ? nullptr : &patched.error());
+  if (!patched) {
+    // Not retried: the next status change patches it again, and the reply already says it all.
+    spdlog::warn("cannot update a finding's first post delivery={} post={} error={}", head.id,
+                 job.root_id, patched.error().ToString());
+    metrics_.FollowUp("patch", "failed");
+    return;
+  }
+  metrics_.FollowUp("patch", "patched");
+}
+
+// ---- the builder -------------------------------------------------------------------------------
+
+Pipeline BuildPipeline(const PipelineDeps& d) {
+  Pipeline pipeline;
+  pipeline.Then(std::make_unique<ResolveStage>(d.channels, d.pacer))
+      .Then(std::make_unique<CoalesceStage>(d.outbox))
+      .Then(std::make_unique<ReconcileStage>(d.pacer, d.installation_id, d.metrics))
+      .Then(std::make_unique<ExpireStage>(d.clock))
+      .Then(std::make_unique<ThreadStage>(d.outbox))
+      .Then(std::make_unique<RenderStage>(d.public_url, d.display_name, d.limits))
+      .Then(std::make_unique<RateLimitStage>(d.pacer))
+      .Then(std::make_unique<SendStage>(d.outbox, d.pacer, d.clock, d.installation_id, d.limits,
+                                        d.max_inline_retry_after))
+      .Finally(std::make_unique<ClassifyStage>(d.clock, d.backoff))
+      .Finally(std::make_unique<RecordStage>(d.outbox, d.clock, d.metrics, d.status, d.on_paused))
+      .Finally(std::make_unique<FollowUpStage>(d.pacer, d.installation_id, d.metrics,
+                                               d.max_inline_retry_after));
+  return pipeline;
+}
+
+}  // namespace tocsin::outbox

@@ -1,0 +1,709 @@
+// The delivery pipeline, stage by stage, with an in-memory outbox, an in-memory Mattermost and a
+// fake clock: what each stage does to a delivery and what it asks of the server.
+#include "outbox/stages.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/strings.hpp"
+#include "outbox_fakes.hpp"
+#include "render/post.hpp"
+
+namespace tocsin::outbox {
+namespace {
+
+using domain::DeliveryState;
+using nlohmann::json;
+using testing::AppErrorAnswer;
+using testing::Delivery;
+using ::testing::ElementsAre;
+using testing::FakeIntegration;
+using testing::FakeMattermost;
+using testing::FakeOutbox;
+using testing::FakeWaiter;
+using ::testing::HasSubstr;
+using testing::JsonAnswer;
+using testing::kChannelId;
+using testing::NetFailure;
+using testing::NewFindingEvent;
+using testing::StatusChangedEvent;
+using testing::TooManyRequests;
+using tocsin::testing::FakeClock;
+
+constexpr char kInstallation[] = "inst";
+constexpr char kChannel[] = "sec/alerts";
+
+// One engine's worth of stages around fakes; Run() serves the head of a channel like a worker.
+struct Rig {
+  explicit Rig(double rate_per_second = 0, int burst = 1) : bucket(clock, rate_per_second, burst) {
+    PipelineDeps deps{outbox,
+                      clock,
+                      channels,
+                      pacer,
+                      backoff,
+                      delivery_metrics,
+                      status,
+                      limits,
+                      kInstallation,
+                      "https://tocsin.example.com",
+                      [](const std::string&) { return std::string(); },
+                      [this] { ++paused; },
+                      Millis(5000)};
+    pipeline = BuildPipeline(deps);
+  }
+
+  int64_t Add(const json& event, const std::string& channel = kChannel) {
+    return outbox.Add(Delivery(event, channel, clock.Now()));
+  }
+  int64_t AddNew(int i, const std::string& channel = kChannel,
+                 const std::string& project = "acme") {
+    return Add(NewFindingEvent(project, "fp-" + std::to_string(i)), channel);
+  }
+
+  Job Run(const std::string& channel = kChannel, int limit = 100) {
+    queue = *outbox.ChannelQueue(channel, limit);
+    Job job;
+    job.queue = queue;
+    job.client = &client;
+    job.queue_truncated = static_cast<int>(queue.size()) >= limit;
+    pipeline.Run(job);
+    return job;
+  }
+
+  double Count(const std::string& outcome, const std::string& reason) {
+    return metrics.Counter("tocsin_deliveries_total", "", {}).Get({outcome, reason});
+  }
+  double FollowUps(const std::string& kind, const std::string& result) {
+    return metrics.Counter("tocsin_delivery_followups_total", "", {}).Get({kind, result});
+  }
+
+  FakeClock clock;
+  FakeOutbox outbox;
+  FakeMattermost http;
+  FakeIntegration integration;
+  Metrics metrics;
+  DeliveryMetrics delivery_metrics{metrics};
+  TokenBucket bucket;
+  FakeWaiter waiter{clock};
+  Pacer pacer{bucket, waiter, Millis(5000)};
+  ChannelCache channels{clock, Millis(60000)};
+  ServerLimits limits;
+  Backoff backoff{BackoffPolicy{Millis(1000), Millis(300000), Jitter::kNone}};
+  StatusTracker status{integration};
+  int paused = 0;
+  Pipeline pipeline;
+  mattermost::Client client{http, "https://chat.example.com", Secret("tok4tok4tok4tok4tok4tok4to")};
+  std::vector<store::DeliveryRecord> queue;
+};
+
+// ---- the builder -------------------------------------------------------------------------------
+
+TEST(Pipeline, TheBuilderReadsTopToBottom) {
+  Rig rig;
+  EXPECT_THAT(rig.pipeline.StageNames(),
+              ElementsAre("resolve", "coalesce", "reconcile", "expire", "thread", "render",
+                          "rate_limit", "send", "classify", "record", "follow_up"));
+}
+
+// ---- send --------------------------------------------------------------------------------------
+
+TEST(Send, TheDeliveryIsInDoubtBeforeTheCreateGoesOut) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  bool checked = false;
+  rig.http.OnRequest([&](const FakeMattermost::Request& r) {
+    if (r.method != "POST") return;
+    const auto row = rig.outbox.Row(id);
+    EXPECT_EQ(row.state, DeliveryState::kSending);
+    EXPECT_TRUE(row.in_doubt_since.has_value());
+    checked = true;
+  });
+  const Job job = rig.Run();
+  EXPECT_TRUE(checked);
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  const auto row = rig.outbox.Row(id);
+  EXPECT_EQ(row.state, DeliveryState::kSent);
+  EXPECT_EQ(row.post_id, job.outcome.post_id);
+  EXPECT_EQ(row.channel_id, kChannelId);
+  EXPECT_FALSE(row.in_doubt_since.has_value());
+  EXPECT_EQ(rig.Count("sent", "ok"), 1);
+}
+
+TEST(Send, ThePostCarriesADeterministicPendingIdAndTheDeliveryId) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.Run();
+  const auto posts = rig.http.Posts();
+  ASSERT_EQ(posts.size(), 1u);
+  const json& body = posts[0].body;
+  EXPECT_EQ(body["pending_post_id"], "inst-" + std::to_string(id));
+  EXPECT_EQ(body["channel_id"], kChannelId);
+  EXPECT_EQ(body["props"]["tocsin_delivery_id"], std::to_string(id));
+  EXPECT_EQ(body["props"]["from_tocsin"], "true");
+  EXPECT_EQ(body["props"]["tocsin_installation"], "inst");
+  EXPECT_EQ(body["props"]["tocsin_thread_key"], "fp-1");
+  EXPECT_FALSE(body.contains("root_id"));
+  EXPECT_THAT(body["message"].get<std::string>(), HasSubstr("New **high** vulnerability"));
+  EXPECT_THAT(body["props"]["attachments"].dump(), HasSubstr("SQL injection in fp-1"));
+}
+
+TEST(Send, ANewFindingsPostBecomesItsThreadRootBeforeItIsMarkedSent) {
+  Rig rig;
+  rig.AddNew(1);
+  const Job job = rig.Run();
+  const auto roots = rig.outbox.Roots();
+  ASSERT_EQ(roots.size(), 1u);
+  EXPECT_EQ(roots.begin()->first,
+            std::make_tuple(std::string("acme"), std::string("fp-1"), kChannelId));
+  EXPECT_EQ(roots.begin()->second, job.outcome.post_id);
+  const auto calls = rig.outbox.Calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_THAT(calls[0], HasSubstr("MarkInDoubt"));
+  EXPECT_THAT(calls[1], HasSubstr("PutThreadRoot"));
+  EXPECT_THAT(calls[2], HasSubstr("MarkSent"));
+}
+
+TEST(Send, AStoreThatCannotMarkInDoubtSendsNothing) {
+  Rig rig;
+  rig.AddNew(1);
+  rig.outbox.FailWrites(true);
+  const Job job = rig.Run();
+  EXPECT_TRUE(rig.http.Posts().empty());
+  EXPECT_FALSE(job.store_error.empty());
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kAborted);
+}
+
+// ---- threads -----------------------------------------------------------------------------------
+
+struct ThreadRig : Rig {
+  ThreadRig() {
+    http.Seed(
+        "root4root4root4root4root4r",
+        {{"message", "new finding"},
+         {"props",
+          {{"tocsin_thread_key", "fp-1"}, {"tocsin_delivery_id", "7"}, {"from_bot", "true"}}}});
+    (void)outbox.PutThreadRoot("acme", "fp-1", kChannelId, "root4root4root4root4root4r");
+  }
+};
+
+TEST(Thread, AStatusChangeRepliesUnderTheFirstPostAndPatchesIt) {
+  ThreadRig rig;
+  rig.Add(StatusChangedEvent("acme", "fp-1", "resolved"));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  const auto posts = rig.http.Posts();
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0].body["root_id"], "root4root4root4root4root4r");
+  const auto root = rig.http.Created().at("root4root4root4root4root4r");
+  EXPECT_THAT(root["message"].get<std::string>(), HasSubstr("resolved"));
+  EXPECT_EQ(root["props"]["tocsin_thread_key"], "fp-1");  // our marks survive the patch
+  EXPECT_EQ(root["props"]["tocsin_delivery_id"], "7");
+  EXPECT_TRUE(root["props"].contains("attachments"));
+  EXPECT_EQ(rig.FollowUps("patch", "patched"), 1);
+}
+
+TEST(Thread, AStatusChangeOfAFindingNotAnnouncedHereIsARootPost) {
+  Rig rig;
+  rig.Add(StatusChangedEvent("acme", "fp-9", "resolved"));
+  const Job job = rig.Run();
+  const auto posts = rig.http.Posts();
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_FALSE(posts[0].body.contains("root_id"));
+  EXPECT_EQ(rig.outbox.Roots().size(), 1u);  // later changes reply to it
+  EXPECT_EQ(rig.outbox.Roots().begin()->second, job.outcome.post_id);
+}
+
+TEST(Thread, AFailedPatchIsLoggedNotRetried) {
+  ThreadRig rig;
+  const int64_t id = rig.Add(StatusChangedEvent("acme", "fp-1", "resolved"));
+  rig.http.Next("PUT /api/v4/posts/", JsonAnswer(503, {{"id", "x"}, {"message", "down"}}));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kSent);
+  int puts = 0;
+  for (const auto& r : rig.http.Requests()) puts += r.method == "PUT";
+  EXPECT_EQ(puts, 1);
+  EXPECT_EQ(rig.FollowUps("patch", "failed"), 1);
+}
+
+TEST(Thread, APostThatIsNotAboutTheFindingIsNotPatched) {
+  Rig rig;
+  rig.http.Seed("digest4digest4digest4diges",
+                {{"message", "12 new"}, {"props", {{"tocsin_digest_count", 12}}}});
+  (void)rig.outbox.PutThreadRoot("acme", "fp-1", kChannelId, "digest4digest4digest4diges");
+  rig.Add(StatusChangedEvent("acme", "fp-1", "resolved"));
+  rig.Run();
+  for (const auto& r : rig.http.Requests()) EXPECT_NE(r.method, "PUT");
+  EXPECT_EQ(rig.FollowUps("patch", "skipped"), 1);
+}
+
+TEST(Thread, WhenTheRootIsGoneTheReplyBecomesTheNewRoot) {
+  Rig rig;
+  (void)rig.outbox.PutThreadRoot("acme", "fp-1", kChannelId, "gone4gone4gone4gone4gone4g");
+  rig.Add(StatusChangedEvent("acme", "fp-1", "resolved"));
+  rig.http.Next("POST /api/v4/posts",
+                AppErrorAnswer(400, "api.post.create_post.root_id.app_error"));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  const auto posts = rig.http.Posts();
+  ASSERT_EQ(posts.size(), 2u);
+  EXPECT_EQ(posts[0].body["root_id"], "gone4gone4gone4gone4gone4g");
+  EXPECT_FALSE(posts[1].body.contains("root_id"));
+  EXPECT_EQ(rig.outbox.Roots().begin()->second, job.outcome.post_id);
+}
+
+// ---- reconcile ---------------------------------------------------------------------------------
+
+struct DoubtRig : Rig {
+  DoubtRig() {
+    id = AddNew(1);
+    marked_at = clock.Now() - Millis(5000);
+    outbox.Update(id, [&](store::DeliveryRecord& d) {
+      d.state = DeliveryState::kSending;
+      d.in_doubt_since = marked_at;
+    });
+  }
+  int64_t id = 0;
+  TimePoint marked_at;
+};
+
+TEST(Reconcile, APostFoundForADeliveryInDoubtIsMarkedSentWithoutPostingAgain) {
+  DoubtRig rig;
+  rig.http.Seed(
+      "found4found4found4found4fo",
+      {{"message", "x"},
+       {"props",
+        {{"tocsin_delivery_id", std::to_string(rig.id)}, {"tocsin_installation", "inst"}}}});
+  const Job job = rig.Run();
+  EXPECT_TRUE(rig.http.Posts().empty());
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  EXPECT_EQ(job.outcome.reason, "reconciled");
+  EXPECT_EQ(rig.outbox.Row(rig.id).post_id, "found4found4found4found4fo");
+  EXPECT_EQ(rig.outbox.Roots().begin()->second, "found4found4found4found4fo");
+  EXPECT_EQ(rig.http.last_since(), std::to_string(ToUnixMillis(rig.marked_at - Millis(60000))));
+  EXPECT_EQ(rig.Count("sent", "reconciled"), 1);
+}
+
+TEST(Reconcile, NotFoundIsSentAgainWithTheSamePendingIdAndTheFirstMark) {
+  DoubtRig rig;
+  rig.http.OnRequest([&](const FakeMattermost::Request& r) {
+    if (r.method == "POST") {
+      EXPECT_EQ(rig.outbox.Row(rig.id).in_doubt_since, rig.marked_at);
+    }
+  });
+  const Job job = rig.Run();
+  const auto posts = rig.http.Posts();
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0].body["pending_post_id"], "inst-" + std::to_string(rig.id));
+  EXPECT_EQ(job.outcome.reason, "ok");
+  EXPECT_EQ(rig.metrics.Counter("tocsin_delivery_reconciles_total", "", {}).Get({"not_found"}), 1);
+}
+
+TEST(Reconcile, AnotherInstallationsPostIsNotOurs) {
+  DoubtRig rig;
+  rig.http.Seed("other4other4other4other4ot", {{"message", "x"},
+                                               {"props",
+                                                {{"tocsin_delivery_id", std::to_string(rig.id)},
+                                                 {"tocsin_installation", "someone-else"}}}});
+  rig.Run();
+  EXPECT_EQ(rig.http.Posts().size(), 1u);
+}
+
+TEST(Reconcile, AFailedLookupRetriesAndKeepsTheDoubt) {
+  DoubtRig rig;
+  rig.http.Next("GET /api/v4/channels/" + kChannelId + "/posts",
+                JsonAnswer(503, {{"id", "x"}, {"message", "down"}}));
+  const Job job = rig.Run();
+  EXPECT_TRUE(rig.http.Posts().empty());
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kRetry);
+  const auto row = rig.outbox.Row(rig.id);
+  EXPECT_EQ(row.state, DeliveryState::kSending);
+  EXPECT_EQ(row.in_doubt_since, rig.marked_at);
+  EXPECT_EQ(row.attempts, 1);
+  ASSERT_TRUE(job.hold_lease_until.has_value());
+  EXPECT_EQ(*job.hold_lease_until, job.outcome.next);
+}
+
+// ---- coalesce ----------------------------------------------------------------------------------
+
+TEST(Coalesce, MoreNewFindingsThanTheThresholdBecomeOneDigest) {
+  Rig rig;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(rig.AddNew(i));
+  const Job job = rig.Run();
+  EXPECT_TRUE(job.digest);
+  EXPECT_EQ(job.covered, 12u);
+  const auto posts = rig.http.Posts();
+  ASSERT_GE(posts.size(), 2u);
+  EXPECT_THAT(posts[0].body["message"].get<std::string>(), HasSubstr("12 new vulnerabilities"));
+  EXPECT_EQ(posts[0].body["props"]["tocsin_digest_count"], 12);
+  const std::string root = job.outcome.post_id;
+  for (int64_t id : ids) {
+    const auto row = rig.outbox.Row(id);
+    EXPECT_EQ(row.state, DeliveryState::kSent);
+    EXPECT_EQ(row.post_id, root);
+    EXPECT_EQ(row.digest_id, ids.front());
+  }
+  for (size_t i = 1; i < posts.size(); ++i) {
+    EXPECT_EQ(posts[i].body["root_id"], root);
+    EXPECT_EQ(posts[i].body["pending_post_id"],
+              "inst-" + std::to_string(ids.front()) + "-r" + std::to_string(i - 1));
+  }
+  EXPECT_TRUE(rig.outbox.Roots().empty());  // a digest is nobody's first post to patch
+  EXPECT_EQ(rig.Count("sent", "digest"), 12);
+  EXPECT_EQ(rig.FollowUps("digest_reply", "posted"), static_cast<double>(posts.size() - 1));
+}
+
+TEST(Coalesce, TheCoveredDeliveriesAreSentBeforeTheRepliesArePosted) {
+  Rig rig;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(rig.AddNew(i));
+  rig.http.OnRequest([&](const FakeMattermost::Request& r) {
+    if (r.method == "POST" && r.body.contains("root_id")) {
+      EXPECT_EQ(rig.outbox.Row(ids.back()).state, DeliveryState::kSent);
+    }
+  });
+  rig.Run();
+}
+
+TEST(Coalesce, AtTheThresholdEachFindingIsItsOwnPost) {
+  Rig rig;
+  for (int i = 0; i < 10; ++i) rig.AddNew(i);
+  const Job job = rig.Run();
+  EXPECT_FALSE(job.digest);
+  EXPECT_EQ(job.covered, 1u);
+}
+
+TEST(Coalesce, TheRunEndsAtAnotherKindOfEventOrProject) {
+  Rig rig;
+  for (int i = 0; i < 11; ++i) rig.AddNew(i);
+  rig.Add(StatusChangedEvent("acme", "fp-0", "resolved"));
+  for (int i = 20; i < 30; ++i) rig.AddNew(i);
+  EXPECT_EQ(rig.Run().covered, 11u);
+
+  Rig other;
+  for (int i = 0; i < 5; ++i) other.AddNew(i);
+  for (int i = 0; i < 20; ++i) other.AddNew(i, kChannel, "beta");
+  EXPECT_FALSE(other.Run().digest);
+}
+
+TEST(Coalesce, AQueueCutAtTheReadLimitIsReadFurther) {
+  Rig rig;
+  for (int i = 0; i < 15; ++i) rig.AddNew(i);
+  const Job job = rig.Run(kChannel, /*limit=*/5);
+  EXPECT_TRUE(job.digest);
+  EXPECT_EQ(job.covered, 15u);
+  EXPECT_EQ(job.more.size(), 15u);
+}
+
+TEST(Coalesce, AHeadInDoubtKeepsTheSetItWasSentWith) {
+  Rig rig;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 15; ++i) ids.push_back(rig.AddNew(i));
+  const TimePoint mark = rig.clock.Now() - Millis(3000);
+  for (int i = 0; i < 12; ++i) {
+    rig.outbox.Update(ids[static_cast<size_t>(i)], [&](store::DeliveryRecord& d) {
+      d.state = DeliveryState::kSending;
+      d.in_doubt_since = mark;
+    });
+  }
+  // The root was created before the crash: found, all twelve sent with it, replies follow.
+  rig.http.Seed(
+      "root4root4root4root4root4r",
+      {{"message", "12 new"},
+       {"props",
+        {{"tocsin_delivery_id", std::to_string(ids[0])}, {"tocsin_installation", "inst"}}}});
+  const Job job = rig.Run();
+  EXPECT_EQ(job.covered, 12u);
+  EXPECT_EQ(job.outcome.reason, "reconciled");
+  EXPECT_EQ(rig.outbox.Row(ids[11]).post_id, "root4root4root4root4root4r");
+  EXPECT_EQ(rig.outbox.Row(ids[12]).state, DeliveryState::kPending);
+  for (const auto& p : rig.http.Posts()) EXPECT_EQ(p.body["root_id"], "root4root4root4root4root4r");
+}
+
+TEST(Coalesce, ADigestThatFailedCleanlyPutsItsOtherDeliveriesBackToPending) {
+  Rig rig;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(rig.AddNew(i));
+  rig.http.Next("POST /api/v4/posts", JsonAnswer(503, {{"id", "x"}, {"message", "down"}}));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kRetry);
+  for (int64_t id : ids) {
+    const auto row = rig.outbox.Row(id);
+    EXPECT_EQ(row.state, DeliveryState::kPending) << id;
+    EXPECT_FALSE(row.in_doubt_since.has_value()) << id;
+  }
+  EXPECT_EQ(rig.outbox.Row(ids[0]).attempts, 1);
+  EXPECT_EQ(rig.outbox.Row(ids[1]).attempts, 0);
+}
+
+TEST(Coalesce, APermanentlyRefusedDigestFailsAsAWhole) {
+  Rig rig;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(rig.AddNew(i));
+  rig.http.Next("POST /api/v4/posts", AppErrorAnswer(403, "api.context.permissions.app_error"));
+  rig.Run();
+  for (int64_t id : ids) EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kFailed);
+  EXPECT_EQ(rig.Count("failed", "forbidden"), 12);
+}
+
+// ---- too long ----------------------------------------------------------------------------------
+
+json LongEvent() {
+  json e = NewFindingEvent("acme", "fp-long");
+  e["finding"]["description"] = std::string(20000, 'x');
+  return e;
+}
+
+TEST(TooLong, ARefusedPostIsShrunkAndResentAtOnce) {
+  Rig rig;
+  const int64_t id = rig.Add(LongEvent());
+  rig.http.Next("POST /api/v4/posts",
+                AppErrorAnswer(400, "model.post.is_valid.message_length.app_error"));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  const auto posts = rig.http.Posts();
+  ASSERT_EQ(posts.size(), 2u);
+  EXPECT_GT(render::PostRunes(posts[0].body), 4000u);
+  EXPECT_LE(render::PostRunes(posts[1].body), 4000u);
+  EXPECT_EQ(posts[1].body["pending_post_id"], posts[0].body["pending_post_id"]);
+  EXPECT_EQ(rig.limits.max_runes.load(), 4000u);  // the next post is rendered to fit at once
+  EXPECT_EQ(rig.outbox.Row(id).attempts, 1);
+}
+
+TEST(TooLong, TwoShrinksThenTheDeliveryFails) {
+  Rig rig;
+  const int64_t id = rig.Add(LongEvent());
+  for (int i = 0; i < 3; ++i) {
+    rig.http.Next("POST /api/v4/posts",
+                  AppErrorAnswer(400, "model.post.is_valid.message_length.app_error"));
+  }
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(rig.http.Posts().size(), 3u);
+  EXPECT_EQ(rig.outbox.Row(id).last_error_code, "message_too_long");
+}
+
+// ---- rate limits -------------------------------------------------------------------------------
+
+TEST(RateLimit, AShort429IsWaitedOutInPlace) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.http.Next("POST /api/v4/posts", TooManyRequests(1));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  EXPECT_EQ(rig.http.Posts().size(), 2u);
+  EXPECT_GE(rig.waiter.waited(), Millis(1000));
+  EXPECT_EQ(rig.outbox.Row(id).attempts, 1);  // MarkSent's; the 429 counted nothing
+}
+
+TEST(RateLimit, ALong429ReschedulesWithoutCountingAnAttempt) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.http.Next("POST /api/v4/posts", TooManyRequests(60));
+  const TimePoint start = rig.clock.Now();
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kRateLimited);
+  const auto row = rig.outbox.Row(id);
+  EXPECT_EQ(row.state, DeliveryState::kPending);
+  EXPECT_EQ(row.attempts, 0);
+  EXPECT_EQ(row.next_attempt_at, start + Millis(60000));
+  EXPECT_EQ(rig.bucket.BlockedFor(), Millis(60000));
+  EXPECT_EQ(rig.Count("rate_limited", "rate_limited"), 1);
+}
+
+TEST(RateLimit, TheClientCapPacesRequestsInPlace) {
+  Rig rig(/*rate_per_second=*/2, /*burst=*/1);
+  rig.AddNew(1);
+  rig.AddNew(2);
+  rig.Run();  // the channel lookup takes the burst's token; the post waits for the next
+  EXPECT_EQ(rig.waiter.waited(), Millis(500));
+  rig.Run();
+  EXPECT_EQ(rig.waiter.waited(), Millis(1000));
+  EXPECT_EQ(rig.http.Posts().size(), 2u);
+}
+
+TEST(RateLimit, StoppingWhileWaitingAbortsWithoutRecordingAnything) {
+  Rig rig;
+  rig.AddNew(1);
+  rig.bucket.OnRateLimited(Millis(2000));
+  rig.waiter.set_stopping(true);
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kAborted);
+  EXPECT_TRUE(rig.outbox.Calls().empty());
+}
+
+// ---- auth and status ---------------------------------------------------------------------------
+
+TEST(Auth, A401PausesDeliveryAndSaysTheTokenFailed) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.http.Next("POST /api/v4/posts", AppErrorAnswer(401, "api.context.session_expired.app_error"));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kPaused);
+  EXPECT_EQ(rig.paused, 1);
+  EXPECT_EQ(rig.integration.Status(), "auth_failed");
+  const auto row = rig.outbox.Row(id);
+  EXPECT_EQ(row.state, DeliveryState::kPending);
+  EXPECT_EQ(row.attempts, 0);
+  EXPECT_EQ(row.last_error_code, "unauthorized");
+}
+
+TEST(Auth, ASuccessAfterAFailingStatusReportsOk) {
+  Rig rig;
+  rig.integration.SetStatus("failing");
+  rig.AddNew(1);
+  rig.AddNew(2);
+  rig.Run();
+  rig.Run();
+  EXPECT_THAT(rig.integration.Reports(), ElementsAre("ok: a post was delivered"));
+}
+
+TEST(Auth, TlsErrorsMarkTheIntegrationFailing) {
+  Rig rig;
+  rig.AddNew(1);
+  rig.http.Next("GET /api/v4/teams", NetFailure(net::NetErrorKind::kTlsUntrusted));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kRetry);
+  EXPECT_EQ(rig.integration.Status(), "failing");
+}
+
+// ---- channels ----------------------------------------------------------------------------------
+
+TEST(Resolve, AChannelIsLookedUpOncePerMinute) {
+  Rig rig;
+  rig.AddNew(1);
+  rig.AddNew(2);
+  rig.Run();
+  rig.Run();
+  int lookups = 0;
+  for (const auto& r : rig.http.Requests()) lookups += r.method == "GET";
+  EXPECT_EQ(lookups, 1);
+  rig.clock.Advance(Millis(60000));
+  rig.AddNew(3);
+  rig.Run();
+  lookups = 0;
+  for (const auto& r : rig.http.Requests()) lookups += r.method == "GET";
+  EXPECT_EQ(lookups, 2);
+}
+
+TEST(Resolve, AMissingChannelFailsWithItsDiagnosisAndIsRemembered) {
+  Rig rig;
+  const int64_t first = rig.AddNew(1, "sec/nope");
+  const int64_t second = rig.AddNew(2, "sec/nope");
+  rig.http.Next("GET /api/v4/teams/name/sec/channels/name/nope",
+                AppErrorAnswer(404, "app.channel.get_by_name.missing.app_error"));
+  rig.Run("sec/nope");
+  rig.Run("sec/nope");
+  EXPECT_EQ(rig.outbox.Row(first).state, DeliveryState::kFailed);
+  EXPECT_THAT(rig.outbox.Row(first).last_error, HasSubstr("channel sec/nope was not found"));
+  EXPECT_EQ(rig.outbox.Row(second).state, DeliveryState::kFailed);
+  EXPECT_EQ(rig.http.Requests().size(), 1u);  // the second did not ask again
+}
+
+TEST(Resolve, ANonMemberBotFailsThatDeliveryWithWhatToDo) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.http.Next("POST /api/v4/posts", AppErrorAnswer(403, "api.context.permissions.app_error"));
+  rig.Run();
+  const auto row = rig.outbox.Row(id);
+  EXPECT_EQ(row.state, DeliveryState::kFailed);
+  EXPECT_EQ(row.last_error_code, "forbidden");
+  EXPECT_THAT(row.last_error, HasSubstr("the bot is not a member of channel sec/alerts: add it"));
+}
+
+TEST(Resolve, AnArchivedChannelFailsWithoutPosting) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.http.Next("GET /api/v4/teams", JsonAnswer(200, {{"id", kChannelId},
+                                                      {"name", "alerts"},
+                                                      {"type", "O"},
+                                                      {"delete_at", 1700000000000}}));
+  rig.Run();
+  EXPECT_TRUE(rig.http.Posts().empty());
+  EXPECT_EQ(rig.outbox.Row(id).last_error_code, "channel_archived");
+}
+
+// ---- network trouble ---------------------------------------------------------------------------
+
+TEST(Network, ALostAnswerKeepsTheDeliveryInDoubtAndHoldsTheChannel) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.http.Next("POST /api/v4/posts", NetFailure(net::NetErrorKind::kTimeout));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kRetry);
+  const auto row = rig.outbox.Row(id);
+  EXPECT_EQ(row.state, DeliveryState::kSending);
+  EXPECT_TRUE(row.in_doubt_since.has_value());
+  EXPECT_EQ(row.attempts, 1);
+  ASSERT_TRUE(job.hold_lease_until.has_value());
+  EXPECT_EQ(*job.hold_lease_until, job.outcome.next);
+}
+
+TEST(Network, A503BacksOffAndClearsTheMark) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.http.Next("POST /api/v4/posts", JsonAnswer(503, {{"id", "x"}, {"message", "down"}}));
+  const Job job = rig.Run();
+  const auto row = rig.outbox.Row(id);
+  EXPECT_EQ(row.state, DeliveryState::kPending);
+  EXPECT_FALSE(row.in_doubt_since.has_value());
+  EXPECT_EQ(row.attempts, 1);
+  EXPECT_EQ(row.next_attempt_at, rig.clock.Now() + Millis(1000));
+  EXPECT_FALSE(job.hold_lease_until.has_value());
+  EXPECT_EQ(rig.Count("retried", "server_error"), 1);
+}
+
+// ---- expiry ------------------------------------------------------------------------------------
+
+TEST(Expire, ADeliveryTriedUntilItsExpiryIsDead) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.outbox.Update(id, [&](store::DeliveryRecord& d) {
+    d.attempts = 12;
+    d.last_error = "HTTP 503";
+    d.expires_at = rig.clock.Now() - Millis(1);
+  });
+  rig.Run();
+  EXPECT_TRUE(rig.http.Posts().empty());
+  const auto row = rig.outbox.Row(id);
+  EXPECT_EQ(row.state, DeliveryState::kDead);
+  EXPECT_EQ(row.last_error_code, "expired");
+  EXPECT_THAT(row.last_error, HasSubstr("HTTP 503"));
+}
+
+TEST(Expire, ADeliveryNeverTriedGetsItsChanceEvenAfterExpiry) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.outbox.Update(id,
+                    [&](store::DeliveryRecord& d) { d.expires_at = rig.clock.Now() - Millis(1); });
+  rig.Run();
+  EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kSent);
+}
+
+// ---- render ------------------------------------------------------------------------------------
+
+TEST(Render, AnUnreadableEventFailsInsteadOfBlockingTheChannel) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.outbox.Update(id, [](store::DeliveryRecord& d) { d.event_body_json = "{broken"; });
+  rig.Run();
+  EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kFailed);
+  EXPECT_EQ(rig.outbox.Row(id).last_error_code, "invalid_event");
+}
+
+TEST(Render, ATestDeliveryPostsTheTestMessage) {
+  Rig rig;
+  store::DeliveryRecord d = Delivery(NewFindingEvent("acme", "x"), kChannel, rig.clock.Now());
+  d.kind = "test";
+  d.event_type = domain::EventType::kScanCompleted;
+  d.thread_key.clear();
+  rig.outbox.Add(d);
+  rig.Run();
+  const auto posts = rig.http.Posts();
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_THAT(posts[0].body["message"].get<std::string>(), HasSubstr("test message"));
+}
+
+}  // namespace
+}  // namespace tocsin::outbox
