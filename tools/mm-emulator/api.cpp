@@ -24,8 +24,8 @@ using nlohmann::json;
 // --- Errors (ids and English texts as the server sends them) ---
 
 AppError Permissions() {
-  return {403, "api.context.permissions.app_error",
-          "You do not have the appropriate permissions.", ""};
+  return {403, "api.context.permissions.app_error", "You do not have the appropriate permissions.",
+          ""};
 }
 AppError SessionExpired() {
   return {401, "api.context.session_expired.app_error",
@@ -43,8 +43,8 @@ AppError InvalidParam(const std::string& name) {
   return {400, "api.context.invalid_param.app_error", "Invalid " + name + " parameter.", ""};
 }
 AppError BodyTooLarge() {
-  return {413, "api.context.request_body_too_large.app_error",
-          "The request body is too large.", ""};
+  return {413, "api.context.request_body_too_large.app_error", "The request body is too large.",
+          ""};
 }
 AppError ChannelMissing() {
   return {404, "app.channel.get.existing.app_error", "Unable to find the existing channel.", ""};
@@ -70,8 +70,8 @@ bool IsRouteId(const std::string& s) {  // the router's [A-Za-z0-9]+
 
 bool IsRouteName(const std::string& s) {  // the router's [A-Za-z0-9_-]+
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
@@ -90,8 +90,8 @@ std::vector<std::string> SplitPath(const std::string& path) {
   size_t start = 0;
   while (true) {
     size_t slash = path.find('/', start);
-    parts.push_back(path.substr(start, slash == std::string::npos ? std::string::npos
-                                                                  : slash - start));
+    parts.push_back(
+        path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
@@ -147,8 +147,8 @@ J NormalizeAction(const json& a, bool keep_integration, bool generate_ids) {
   for (const char* key : {"style", "data_source"}) {
     if (!str(key).empty()) out[key] = str(key);
   }
-  if (auto options = a.find("options"); options != a.end() && options->is_array() &&
-                                         !options->empty()) {
+  if (auto options = a.find("options");
+      options != a.end() && options->is_array() && !options->empty()) {
     J list = J::array();
     for (const auto& option : *options) {
       if (!option.is_object()) {
@@ -329,8 +329,8 @@ bool Emulator::Impl::Authenticate(ApiContext& ctx, bool require_session) {
         auto u = users_.find(t->second.user_id);
         if (u != users_.end() && u->second.active &&
             (u->second.is_bot || user_access_tokens_enabled_)) {
-          session = SessionUser{u->second.id, u->second.username, u->second.is_bot,
-                                u->second.roles};
+          session =
+              SessionUser{u->second.id, u->second.username, u->second.is_bot, u->second.roles};
         }
       }
     }
@@ -380,8 +380,8 @@ void Emulator::Impl::HandleApi(ApiContext& ctx) {
     route = [&] { GetUser(ctx, s[1]); };
   } else if (method == "GET" && n == 3 && s[0] == "users" && is_user(s[1]) && s[2] == "teams") {
     route = [&] { GetUserTeams(ctx, s[1]); };
-  } else if (method == "GET" && n == 6 && s[0] == "teams" && s[1] == "name" &&
-             IsRouteName(s[2]) && s[3] == "channels" && s[4] == "name" && IsRouteName(s[5])) {
+  } else if (method == "GET" && n == 6 && s[0] == "teams" && s[1] == "name" && IsRouteName(s[2]) &&
+             s[3] == "channels" && s[4] == "name" && IsRouteName(s[5])) {
     route = [&] { GetChannelByName(ctx, s[2], s[5]); };
   } else if (method == "GET" && n == 2 && s[0] == "channels" && IsRouteId(s[1])) {
     route = [&] { GetChannel(ctx, s[1]); };
@@ -398,8 +398,7 @@ void Emulator::Impl::HandleApi(ApiContext& ctx) {
     route = [&] { CreatePost(ctx); };
   } else if (method == "GET" && n == 2 && s[0] == "posts" && IsRouteId(s[1])) {
     route = [&] { GetPostById(ctx, s[1]); };
-  } else if (method == "PUT" && n == 3 && s[0] == "posts" && IsRouteId(s[1]) &&
-             s[2] == "patch") {
+  } else if (method == "PUT" && n == 3 && s[0] == "posts" && IsRouteId(s[1]) && s[2] == "patch") {
     route = [&] { PatchPost(ctx, s[1]); };
   }
 
@@ -458,8 +457,7 @@ ordered_json Emulator::Impl::UserJson(const UserRec& user, bool self) const {
     // Go map: keys sorted.
     out["notify_props"] = ordered_json(json{
         {"auto_responder_active", "false"},
-        {"auto_responder_message",
-         "Hello, I am out of office and unable to respond to messages."},
+        {"auto_responder_message", "Hello, I am out of office and unable to respond to messages."},
         {"channel", "true"},
         {"comments", "never"},
         {"desktop", "mention"},
@@ -476,9 +474,8 @@ ordered_json Emulator::Impl::UserJson(const UserRec& user, bool self) const {
     out["last_password_update"] = user.create_at;
   }
   out["locale"] = "en";
-  out["timezone"] = ordered_json(json{{"automaticTimezone", ""},
-                                      {"manualTimezone", ""},
-                                      {"useAutomaticTimezone", "true"}});
+  out["timezone"] = ordered_json(
+      json{{"automaticTimezone", ""}, {"manualTimezone", ""}, {"useAutomaticTimezone", "true"}});
   if (user.is_bot) {
     out["is_bot"] = true;
     out["bot_description"] = "Bot account (mm-emulator)";
@@ -617,10 +614,9 @@ std::vector<std::string> Emulator::Impl::ComputeMentions(const Post& post,
     author_may_mention_channel =
         author->second.roles.count("system_admin") > 0 || channel.members.count(post.user_id) > 0;
   }
-  bool channel_mentions = author_may_mention_channel &&
-                          channel.members.size() < kMaxNotificationsPerChannel &&
-                          post.type != "system_header_change" &&
-                          post.type != "system_purpose_change";
+  bool channel_mentions =
+      author_may_mention_channel && channel.members.size() < kMaxNotificationsPerChannel &&
+      post.type != "system_header_change" && post.type != "system_purpose_change";
   bool from_webhook = post.props.is_object() && post.props.value("from_webhook", json()) == "true";
   std::vector<std::string> out;
   for (const std::string& hit : scanner.hits()) {
@@ -677,9 +673,12 @@ void Emulator::Impl::AddSystemPost(ChannelRec& channel, const UserRec& author,
 // Endpoints.
 
 void Emulator::Impl::GetPing(ApiContext& ctx) {
-  json body = {{"ActiveSearchBackend", "database"}, {"AndroidLatestVersion", ""},
-               {"AndroidMinVersion", ""},           {"IosLatestVersion", ""},
-               {"IosMinVersion", ""},               {"status", "OK"}};
+  json body = {{"ActiveSearchBackend", "database"},
+               {"AndroidLatestVersion", ""},
+               {"AndroidMinVersion", ""},
+               {"IosLatestVersion", ""},
+               {"IosMinVersion", ""},
+               {"status", "OK"}};
   if (ctx.req.get_param_value("get_server_status") == "true") {
     body["database_status"] = "OK";
     body["filestore_status"] = "OK";
@@ -936,9 +935,9 @@ void Emulator::Impl::GetChannelPosts(ApiContext& ctx, const std::string& channel
       list.push_back(&posts_.at(ids[total - 1 - i]));
     }
     if (!list.empty()) {
-      if (offset > 0) next_post_id = ids[total - offset];                 // newer neighbour
+      if (offset > 0) next_post_id = ids[total - offset];  // newer neighbour
       size_t older = offset + list.size();
-      if (older < total) prev_post_id = ids[total - 1 - older];          // older neighbour
+      if (older < total) prev_post_id = ids[total - 1 - older];  // older neighbour
     }
   }
   ordered_json order = ordered_json::array();
@@ -1045,7 +1044,8 @@ void Emulator::Impl::CreatePost(ApiContext& ctx) {
   if (!allowed) return fail(Permissions());
   if (!priority.is_null()) {
     if (!post.root_id.empty()) {
-      return fail({400, "api.post.post_priority.priority_post_only_allowed_for_root_post.request_error",
+      return fail({400,
+                   "api.post.post_priority.priority_post_only_allowed_for_root_post.request_error",
                    "Only root posts are allowed to have a priority.", ""});
     }
     auto flag = [&](const char* key) {
@@ -1128,8 +1128,7 @@ void Emulator::Impl::CreatePost(ApiContext& ctx) {
                    "use additional posts for more files.",
                    ""});
   }
-  if (RuneCount(post.props.dump(-1, ' ', false, json::error_handler_t::replace)) >
-      kPropsMaxRunes) {
+  if (RuneCount(post.props.dump(-1, ' ', false, json::error_handler_t::replace)) > kPropsMaxRunes) {
     return reject({400, "model.post.is_valid.props.app_error", "Invalid props.", ""});
   }
   // file_ids name no uploaded files here, so the server's attach step drops them all.
@@ -1210,10 +1209,10 @@ void Emulator::Impl::PatchPost(ApiContext& ctx, const std::string& post_id) {
     return fail({400, "model.post.is_valid.props.app_error", "Invalid props.", ""});
   }
   int64_t now = std::max(NowMs(), stored.post.update_at);
-  json old_attachments = stored.post.props.is_object() ? stored.post.props.value("attachments", json())
-                                                       : json();
-  json new_attachments = updated.props.is_object() ? updated.props.value("attachments", json())
-                                                   : json();
+  json old_attachments =
+      stored.post.props.is_object() ? stored.post.props.value("attachments", json()) : json();
+  json new_attachments =
+      updated.props.is_object() ? updated.props.value("attachments", json()) : json();
   if (updated.message != stored.post.message || old_attachments != new_attachments) {
     updated.edit_at = now;
   }

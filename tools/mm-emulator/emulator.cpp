@@ -65,7 +65,8 @@ void ShutdownConnections(int local_port, int peer_port) {
     if (end == entry->d_name || *end != '\0' || fd == dir_fd) continue;
     sockaddr_storage local{}, peer{};
     socklen_t local_length = sizeof local, peer_length = sizeof peer;
-    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &local_length) != 0) {
+    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &local_length) !=
+        0) {
       continue;
     }
     if (SocketPort(local) != local_port) continue;
@@ -80,12 +81,18 @@ void ShutdownConnections(int local_port, int peer_port) {
 
 const char* FaultKindName(FaultKind kind) {
   switch (kind) {
-    case FaultKind::kNone: return "none";
-    case FaultKind::kStatus: return "status";
-    case FaultKind::kCloseConnection: return "close_connection";
-    case FaultKind::kDelay: return "delay";
-    case FaultKind::kHang: return "hang";
-    case FaultKind::kLoseResponseAfterCommit: return "lose_response_after_commit";
+    case FaultKind::kNone:
+      return "none";
+    case FaultKind::kStatus:
+      return "status";
+    case FaultKind::kCloseConnection:
+      return "close_connection";
+    case FaultKind::kDelay:
+      return "delay";
+    case FaultKind::kHang:
+      return "hang";
+    case FaultKind::kLoseResponseAfterCommit:
+      return "lose_response_after_commit";
   }
   return "none";
 }
@@ -129,12 +136,23 @@ std::string HtmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -185,7 +203,8 @@ Emulator::Impl::Impl(Options options) : options_(std::move(options)) {
   user_access_tokens_enabled_ = options_.enable_user_access_tokens;
   major_version_ = std::atoi(options_.version.c_str());
   // <version>.<build number>.<client config hash>.<licensed>; "dev" is what dev builds report.
-  version_header_ = options_.version + ".dev." + Md5Hex("mm-emulator " + options_.version) + ".false";
+  version_header_ =
+      options_.version + ".dev." + Md5Hex("mm-emulator " + options_.version) + ".false";
 }
 
 Emulator::Impl::~Impl() { Stop(); }
@@ -195,8 +214,8 @@ bool Emulator::Impl::Start() {
   if (running_) return true;
   bool tls = !options_.cert_file.empty() && !options_.key_file.empty();
   if (tls) {
-    auto ssl = std::make_unique<httplib::SSLServer>(options_.cert_file.c_str(),
-                                                    options_.key_file.c_str());
+    auto ssl =
+        std::make_unique<httplib::SSLServer>(options_.cert_file.c_str(), options_.key_file.c_str());
     if (!ssl->is_valid()) {
       std::fprintf(stderr, "mm-emulator: cannot load TLS certificate %s / key %s\n",
                    options_.cert_file.c_str(), options_.key_file.c_str());
@@ -216,8 +235,8 @@ bool Emulator::Impl::Start() {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   server_->set_keep_alive_max_count(1000000);  // Go servers do not cap requests per connection
-  server_->set_keep_alive_timeout(60);          // Mattermost's IdleTimeout
-  server_->set_payload_max_length(64u << 20);   // the API's own 300 kB limit answers 413 itself
+  server_->set_keep_alive_timeout(60);         // Mattermost's IdleTimeout
+  server_->set_payload_max_length(64u << 20);  // the API's own 300 kB limit answers 413 itself
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
     try {
       Handle(req, res);
@@ -225,9 +244,10 @@ bool Emulator::Impl::Start() {
       std::fprintf(stderr, "mm-emulator: internal error on %s %s: %s\n", req.method.c_str(),
                    req.path.c_str(), e.what());
       res.status = 500;
-      res.set_content("{\"id\":\"api.emulator.internal.app_error\",\"message\":\"Internal error.\","
-                      "\"detailed_error\":\"\",\"status_code\":500}",
-                      "application/json");
+      res.set_content(
+          "{\"id\":\"api.emulator.internal.app_error\",\"message\":\"Internal error.\","
+          "\"detailed_error\":\"\",\"status_code\":500}",
+          "application/json");
     }
   };
   const std::string kAny = ".*";
@@ -252,7 +272,8 @@ bool Emulator::Impl::Start() {
   }
   port_ = port;
 
-  // A dropped TLS connection makes OpenSSL write to a closed socket; that must not kill the process.
+  // A dropped TLS connection makes OpenSSL write to a closed socket; that must not kill the
+  // process.
   struct sigaction current {};
   if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
     signal(SIGPIPE, SIG_IGN);
@@ -517,8 +538,9 @@ void Emulator::Impl::HandleControl(const httplib::Request& req, httplib::Respons
     if (!parse(&body)) return;
     Fault fault;
     if (!ParseFaultKind(body.value("kind", "none"), &fault.kind)) {
-      reply(400, {{"error", "kind must be none, status, close_connection, delay, hang or "
-                            "lose_response_after_commit"}});
+      reply(400, {{"error",
+                   "kind must be none, status, close_connection, delay, hang or "
+                   "lose_response_after_commit"}});
       return;
     }
     fault.status = body.value("status", 500);
@@ -818,8 +840,7 @@ void Emulator::ClearRequests() {
 
 bool Emulator::WaitForPosts(size_t n, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(impl_->mu_);
-  return impl_->posts_cv_.wait_for(lock, timeout,
-                                   [&] { return impl_->post_order_.size() >= n; });
+  return impl_->posts_cv_.wait_for(lock, timeout, [&] { return impl_->post_order_.size() >= n; });
 }
 
 bool Emulator::WaitForHeldRequests(size_t n, std::chrono::milliseconds timeout) const {
@@ -921,7 +942,8 @@ nlohmann::json Emulator::Seed(const nlohmann::json& world) {
     if (auto member_of = user.find("channels"); member_of != user.end()) {
       if (!member_of->is_array()) return fail("channels of " + username + " must be an array");
       for (const auto& channel : *member_of) {
-        std::string channel_id = channel.is_string() ? channel_id_of(channel.get<std::string>()) : "";
+        std::string channel_id =
+            channel.is_string() ? channel_id_of(channel.get<std::string>()) : "";
         if (channel_id.empty()) {
           return fail(username + ": unknown channel " + channel.dump() + " (use \"team/channel\")");
         }

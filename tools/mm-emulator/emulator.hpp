@@ -24,11 +24,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace mmemu {
 
@@ -43,7 +42,7 @@ struct Options {
   bool legacy_length_error = false;  // true: 400 model.post.is_valid.msg.app_error (v9.11)
                                      // instead of message_length
   bool enable_user_access_tokens = true;  // PATs of humans work only when true; bot tokens always
-  int64_t dedup_ttl_ms = 30000;      // pending_post_id cache TTL
+  int64_t dedup_ttl_ms = 30000;           // pending_post_id cache TTL
 };
 
 struct Post {
@@ -97,8 +96,8 @@ class Emulator {
   std::string AddTeam(const std::string& name, const std::string& display_name = "");
   std::string AddChannel(const std::string& team_id, const std::string& name,
                          char type = 'O' /* 'O' public, 'P' private */);
-  std::string AddUser(const std::string& username);  // human, roles "system_user"
-  std::string AddBot(const std::string& username);   // bot user (is_bot), roles "system_user"
+  std::string AddUser(const std::string& username);     // human, roles "system_user"
+  std::string AddBot(const std::string& username);      // bot user (is_bot), roles "system_user"
   std::string CreateToken(const std::string& user_id);  // returns the 26-char token
   void AddTeamMember(const std::string& team_id, const std::string& user_id);
   void AddChannelMember(const std::string& channel_id, const std::string& user_id);

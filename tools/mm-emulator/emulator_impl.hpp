@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,8 +20,6 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "emulator.hpp"
 #include "rate_limiter.hpp"
@@ -102,11 +101,11 @@ struct ApiContext {
   std::string path;                   // without the subpath
   std::vector<std::string> segments;  // path segments after /api/v4/
   std::optional<SessionUser> session;
-  Fault fault;                        // the fault this request drew (kind kNone if none)
-  uint64_t fault_release = 0;         // SetFault generation when the fault was drawn
-  bool drop = false;                  // close the connection instead of answering
-  bool compressible = false;          // a real API handler answered (gzip allowed)
-  bool fault_suffered = false;        // a kDelay/kHang fault has already been waited out
+  Fault fault;                  // the fault this request drew (kind kNone if none)
+  uint64_t fault_release = 0;   // SetFault generation when the fault was drawn
+  bool drop = false;            // close the connection instead of answering
+  bool compressible = false;    // a real API handler answered (gzip allowed)
+  bool fault_suffered = false;  // a kDelay/kHang fault has already been waited out
 };
 
 class Emulator::Impl {

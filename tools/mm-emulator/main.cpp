@@ -3,14 +3,13 @@
 // until SIGINT or SIGTERM.
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "emulator.hpp"
 
@@ -35,8 +34,9 @@ bool SplitListen(const std::string& listen, std::string* host, int* port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"mm-emulator: a fake Mattermost server (REST API v4 subset) for tests and demos. "
-               "Not a real Mattermost; /_emulator/ is its control API."};
+  CLI::App app{
+      "mm-emulator: a fake Mattermost server (REST API v4 subset) for tests and demos. "
+      "Not a real Mattermost; /_emulator/ is its control API."};
   std::string listen = "127.0.0.1:8065";
   mmemu::Options options;
   double rate_limit = 0;
@@ -124,8 +124,8 @@ int main(int argc, char** argv) {
   if (!emulator.Start()) return 1;
   std::cout << "mm-emulator: fake Mattermost " << options.version << " (not a real server)\n"
             << "listening on " << emulator.base_url() << "\n"
-            << banner.str()
-            << "  control API (not Mattermost): " << emulator.base_url() << "/_emulator/\n"
+            << banner.str() << "  control API (not Mattermost): " << emulator.base_url()
+            << "/_emulator/\n"
             << "Ctrl-C stops.\n"
             << std::flush;
 

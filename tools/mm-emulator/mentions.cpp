@@ -42,7 +42,14 @@ bool IsNumber(char32_t c) {
 
 bool IsUnicodeSpace(char32_t c) {
   switch (c) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ': case 0x85: case 0xA0:
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xA0:
       return true;
     default:
       break;
@@ -84,8 +91,8 @@ bool IsMarkdownWhitespace(char c) {
 
 bool IsEscapable(char c) {
   auto u = static_cast<unsigned char>(c);
-  return u > ' ' && u <= '~' && !((u >= '0' && u <= '9') || (u >= 'A' && u <= 'Z') ||
-                                   (u >= 'a' && u <= 'z'));
+  return u > ' ' && u <= '~' &&
+         !((u >= '0' && u <= '9') || (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z'));
 }
 
 bool IsAsciiAlnum(char c) {
@@ -105,21 +112,62 @@ const std::unordered_map<std::string, std::string>& NamedEntities() {
   // The server knows every HTML5 entity; these are the common ones and every one that decodes to
   // a character that can be part of a mention word (letters come only from numeric references).
   static const std::unordered_map<std::string, std::string> kEntities = {
-      {"amp", "&"},      {"lt", "<"},       {"gt", ">"},        {"quot", "\""},
-      {"apos", "'"},     {"nbsp", "\xC2\xA0"}, {"commat", "@"},  {"period", "."},
-      {"colon", ":"},    {"lowbar", "_"},   {"UnderBar", "_"},  {"hyphen", "\xE2\x80\x90"},
-      {"dash", "\xE2\x80\x90"}, {"ndash", "\xE2\x80\x93"}, {"mdash", "\xE2\x80\x94"},
-      {"num", "#"},      {"excl", "!"},     {"quest", "?"},     {"comma", ","},
-      {"semi", ";"},     {"sol", "/"},      {"bsol", "\\"},     {"ast", "*"},
-      {"midast", "*"},   {"plus", "+"},     {"equals", "="},    {"percnt", "%"},
-      {"dollar", "$"},   {"lpar", "("},     {"rpar", ")"},      {"lsqb", "["},
-      {"rsqb", "]"},     {"lbrack", "["},   {"rbrack", "]"},    {"lcub", "{"},
-      {"rcub", "}"},     {"lbrace", "{"},   {"rbrace", "}"},    {"verbar", "|"},
-      {"vert", "|"},     {"VerticalLine", "|"}, {"grave", "`"}, {"Hat", "^"},
-      {"Tab", "\t"},     {"NewLine", "\n"}, {"ZeroWidthSpace", "\xE2\x80\x8B"},
-      {"copy", "\xC2\xA9"}, {"reg", "\xC2\xAE"}, {"trade", "\xE2\x84\xA2"},
-      {"hellip", "\xE2\x80\xA6"}, {"laquo", "\xC2\xAB"}, {"raquo", "\xC2\xBB"},
-      {"eacute", "\xC3\xA9"}, {"uuml", "\xC3\xBC"}, {"ouml", "\xC3\xB6"}, {"auml", "\xC3\xA4"},
+      {"amp", "&"},
+      {"lt", "<"},
+      {"gt", ">"},
+      {"quot", "\""},
+      {"apos", "'"},
+      {"nbsp", "\xC2\xA0"},
+      {"commat", "@"},
+      {"period", "."},
+      {"colon", ":"},
+      {"lowbar", "_"},
+      {"UnderBar", "_"},
+      {"hyphen", "\xE2\x80\x90"},
+      {"dash", "\xE2\x80\x90"},
+      {"ndash", "\xE2\x80\x93"},
+      {"mdash", "\xE2\x80\x94"},
+      {"num", "#"},
+      {"excl", "!"},
+      {"quest", "?"},
+      {"comma", ","},
+      {"semi", ";"},
+      {"sol", "/"},
+      {"bsol", "\\"},
+      {"ast", "*"},
+      {"midast", "*"},
+      {"plus", "+"},
+      {"equals", "="},
+      {"percnt", "%"},
+      {"dollar", "$"},
+      {"lpar", "("},
+      {"rpar", ")"},
+      {"lsqb", "["},
+      {"rsqb", "]"},
+      {"lbrack", "["},
+      {"rbrack", "]"},
+      {"lcub", "{"},
+      {"rcub", "}"},
+      {"lbrace", "{"},
+      {"rbrace", "}"},
+      {"verbar", "|"},
+      {"vert", "|"},
+      {"VerticalLine", "|"},
+      {"grave", "`"},
+      {"Hat", "^"},
+      {"Tab", "\t"},
+      {"NewLine", "\n"},
+      {"ZeroWidthSpace", "\xE2\x80\x8B"},
+      {"copy", "\xC2\xA9"},
+      {"reg", "\xC2\xAE"},
+      {"trade", "\xE2\x84\xA2"},
+      {"hellip", "\xE2\x80\xA6"},
+      {"laquo", "\xC2\xAB"},
+      {"raquo", "\xC2\xBB"},
+      {"eacute", "\xC3\xA9"},
+      {"uuml", "\xC3\xBC"},
+      {"ouml", "\xC3\xB6"},
+      {"auml", "\xC3\xA4"},
       {"szlig", "\xC3\x9F"},
   };
   return kEntities;
@@ -167,8 +215,8 @@ struct Inline {
   enum class Kind { kText, kLink, kOther };
   Kind kind = Kind::kOther;
   std::string text;
-  size_t start = 0, end = 0;      // source range of a text node (decides merging)
-  std::vector<Inline> children;   // inline links and images
+  size_t start = 0, end = 0;     // source range of a text node (decides merging)
+  std::vector<Inline> children;  // inline links and images
 };
 
 struct Delimiter {
@@ -278,7 +326,8 @@ class InlineParser {
     ++pos_;
     size_t semicolon = raw_.find(';', pos_);
     if (semicolon != std::string::npos) {
-      std::string decoded = CharacterReference(std::string_view(raw_).substr(pos_, semicolon - pos_));
+      std::string decoded =
+          CharacterReference(std::string_view(raw_).substr(pos_, semicolon - pos_));
       if (!decoded.empty()) {
         pos_ = semicolon + 1;
         // The server gives the decoded text a range as long as the decoded bytes, so it can merge
@@ -608,8 +657,8 @@ class InlineParser {
     size_t i = pos_ + 1;
     while (i < raw_.size()) {
       char c = raw_[i];
-      bool name = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-                  c == '+';
+      bool name =
+          (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '+';
       if (!name) break;
       ++i;
     }
@@ -675,20 +724,27 @@ struct Range {
   size_t position = 0, end = 0;
 };
 
-enum class BlockKind { kDocument, kBlockQuote, kList, kListItem, kParagraph, kFencedCode,
-                       kIndentedCode };
+enum class BlockKind {
+  kDocument,
+  kBlockQuote,
+  kList,
+  kListItem,
+  kParagraph,
+  kFencedCode,
+  kIndentedCode
+};
 
 struct Block {
   explicit Block(BlockKind k) : kind(k) {}
   BlockKind kind;
-  int indentation = 0;       // list item: content indentation; fenced code: fence indentation
+  int indentation = 0;  // list item: content indentation; fenced code: fence indentation
   bool has_children = false;
-  bool ordered = false;      // list
-  char delimiter = 0;        // list bullet or ordered delimiter
+  bool ordered = false;  // list
+  char delimiter = 0;    // list bullet or ordered delimiter
   size_t list_items = 0;
-  std::vector<Range> text;   // paragraph lines
-  Range fence;               // fenced code opening fence
-  bool closed = false;       // fenced code saw its closing fence
+  std::vector<Range> text;  // paragraph lines
+  Range fence;              // fenced code opening fence
+  bool closed = false;      // fenced code saw its closing fence
 };
 
 struct Continuation {
@@ -1007,8 +1063,8 @@ class BlockParser {
     if (AllowsBlockStarts((*open)[last_match])) {
       std::vector<Block*> matched(open->begin(), open->begin() + last_match + 1);
       std::vector<Block*> unmatched(open->begin() + last_match + 1, open->end());
-      std::vector<Block*> started = BlockStart(indentation, r, matched, unmatched,
-                                               static_cast<int>(last_match) + 1);
+      std::vector<Block*> started =
+          BlockStart(indentation, r, matched, unmatched, static_cast<int>(last_match) + 1);
       if (!started.empty() && AddToDeepestContainer(open, last_match, started)) return;
     }
     bool blank = IsBlankRange(r);
@@ -1080,8 +1136,8 @@ void MentionScanner::ProcessText(std::string_view text) {
   while (pos < text.size()) {
     size_t length = 0;
     char32_t c = DecodeRune(text, pos, &length);
-    bool keep = c == ':' || c == '.' || c == '-' || c == '_' || c == '@' || IsLetter(c) ||
-                IsNumber(c);
+    bool keep =
+        c == ':' || c == '.' || c == '-' || c == '_' || c == '@' || IsLetter(c) || IsNumber(c);
     if (keep) {
       current.append(text.substr(pos, length));
     } else if (!current.empty()) {
@@ -1100,8 +1156,7 @@ void MentionScanner::ProcessText(std::string_view text) {
 
     bool found_without_suffix = false;
     std::string without_suffix = word;
-    while (!without_suffix.empty() &&
-           std::strchr(".-:_", without_suffix.back()) != nullptr) {
+    while (!without_suffix.empty() && std::strchr(".-:_", without_suffix.back()) != nullptr) {
       without_suffix.pop_back();
       if (CheckForMention(without_suffix)) {
         found_without_suffix = true;
@@ -1161,9 +1216,9 @@ bool IsStringOrNull(const nlohmann::json& object, const char* key) {
 
 bool AttachmentDecodes(const nlohmann::json& a) {
   if (!a.is_object()) return false;
-  for (const char* key : {"fallback", "color", "pretext", "author_name", "author_link",
-                          "author_icon", "title", "title_link", "text", "image_url", "thumb_url",
-                          "footer", "footer_icon"}) {
+  for (const char* key :
+       {"fallback", "color", "pretext", "author_name", "author_link", "author_icon", "title",
+        "title_link", "text", "image_url", "thumb_url", "footer", "footer_icon"}) {
     if (!IsStringOrNull(a, key)) return false;
   }
   if (auto id = a.find("id"); id != a.end() && !id->is_null() && !id->is_number_integer()) {
@@ -1197,7 +1252,8 @@ std::vector<std::string> MentionFields(const std::string& message, const nlohman
   for (const auto& a : *attachments) {
     if (!AttachmentDecodes(a)) continue;
     for (const char* key : {"pretext", "text"}) {
-      if (auto it = a.find(key); it != a.end() && it->is_string() && !it->get<std::string>().empty()) {
+      if (auto it = a.find(key);
+          it != a.end() && it->is_string() && !it->get<std::string>().empty()) {
         fields.push_back(it->get<std::string>());
       }
     }

@@ -11,10 +11,10 @@ namespace mmemu {
 
 struct RateLimitResult {
   bool limited = false;
-  int limit = 0;               // X-Ratelimit-Limit = burst + 1
-  int remaining = 0;           // X-Ratelimit-Remaining
-  int64_t reset_after_ns = 0;  // X-Ratelimit-Reset (seconds, rounded up)
-  int64_t retry_after_ns = -1; // Retry-After (seconds, rounded up); -1 unless limited
+  int limit = 0;                // X-Ratelimit-Limit = burst + 1
+  int remaining = 0;            // X-Ratelimit-Remaining
+  int64_t reset_after_ns = 0;   // X-Ratelimit-Reset (seconds, rounded up)
+  int64_t retry_after_ns = -1;  // Retry-After (seconds, rounded up); -1 unless limited
 };
 
 class GcraRateLimiter {

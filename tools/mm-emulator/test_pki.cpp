@@ -104,8 +104,8 @@ TestPki MakeTestPki(const std::string& dir) {
     std::fprintf(stderr, "mm-emulator: MakeTestPki: key generation failed\n");
     return out;
   }
-  X509Ptr ca = MakeCert(ca_key.get(), "mm-emulator test CA", nullptr, nullptr, true, nullptr,
-                        -kDay, 30 * kDay);
+  X509Ptr ca = MakeCert(ca_key.get(), "mm-emulator test CA", nullptr, nullptr, true, nullptr, -kDay,
+                        30 * kDay);
   if (!ca) {
     std::fprintf(stderr, "mm-emulator: MakeTestPki: CA certificate failed\n");
     return out;
@@ -121,12 +121,11 @@ TestPki MakeTestPki(const std::string& dir) {
     std::fprintf(stderr, "mm-emulator: MakeTestPki: leaf certificate failed\n");
     return out;
   }
-  TestPki pki{dir + "/ca.pem",         dir + "/leaf.pem",    dir + "/leaf-key.pem",
+  TestPki pki{dir + "/ca.pem",         dir + "/leaf.pem",           dir + "/leaf-key.pem",
               dir + "/other-host.pem", dir + "/other-host-key.pem", dir + "/expired.pem",
               dir + "/expired-key.pem"};
   bool ok = WriteCert(pki.ca_cert, ca.get()) && WriteCert(pki.leaf_cert, leaf.get()) &&
-            WriteKey(pki.leaf_key, leaf_key.get()) &&
-            WriteCert(pki.other_host_cert, other.get()) &&
+            WriteKey(pki.leaf_key, leaf_key.get()) && WriteCert(pki.other_host_cert, other.get()) &&
             WriteKey(pki.other_host_key, other_key.get()) &&
             WriteCert(pki.expired_cert, expired.get()) &&
             WriteKey(pki.expired_key, expired_key.get());

@@ -89,14 +89,12 @@ TEST_F(Auth, PatsDisabledFromOptions) {
 TEST_F(Auth, RevokingMidTestTakesEffectOnTheNextRequest) {
   ASSERT_EQ(Get("/api/v4/users/me", bot_token_)->status, 200);
   emu_->RevokeToken(bot_token_);
-  ExpectAppError(Get("/api/v4/users/me", bot_token_), 401,
-                 "api.context.session_expired.app_error");
+  ExpectAppError(Get("/api/v4/users/me", bot_token_), 401, "api.context.session_expired.app_error");
 }
 
 TEST_F(Auth, ReactivatedBotWorksAgain) {
   emu_->SetUserActive(bot_, false);
-  ExpectAppError(Get("/api/v4/users/me", bot_token_), 401,
-                 "api.context.session_expired.app_error");
+  ExpectAppError(Get("/api/v4/users/me", bot_token_), 401, "api.context.session_expired.app_error");
   emu_->SetUserActive(bot_, true);
   EXPECT_EQ(Get("/api/v4/users/me", bot_token_)->status, 200);
 }
@@ -112,9 +110,8 @@ class Errors : public EmulatorTest {};
 TEST_F(Errors, BodyHasExactlyTheAppErrorKeys) {
   auto r = CreatePost(bot_token_, {{"channel_id", incidents_}, {"message", "x"}});
   ExpectAppError(r, 403, "api.context.permissions.app_error");
-  EXPECT_EQ(Keys(Body(r)),
-            (std::set<std::string>{"id", "message", "detailed_error", "request_id",
-                                   "status_code"}));
+  EXPECT_EQ(Keys(Body(r)), (std::set<std::string>{"id", "message", "detailed_error", "request_id",
+                                                  "status_code"}));
   EXPECT_EQ(Body(r).value("message", ""), "You do not have the appropriate permissions.");
 }
 
@@ -122,7 +119,8 @@ TEST_F(Errors, UnknownRouteAndWrongMethodAreThe404Handler) {
   auto client = Client();
   std::vector<httplib::Result> results;
   results.push_back(client->Get("/api/v4/no/such/route", Bearer(bot_token_)));
-  results.push_back(client->Post("/api/v4/system/ping", Bearer(bot_token_), "", "application/json"));
+  results.push_back(
+      client->Post("/api/v4/system/ping", Bearer(bot_token_), "", "application/json"));
   results.push_back(client->Get("/api/v4/posts", Bearer(bot_token_)));
   results.push_back(client->Get("/api/v4/users/me/", Bearer(bot_token_)));
   for (const httplib::Result& r : results) {
@@ -192,10 +190,9 @@ TEST_F(Ping, AnswersWithoutAuthAndWithoutVersionInBody) {
   json body = Body(r);
   EXPECT_EQ(body.value("status", ""), "OK");
   EXPECT_EQ(body.value("ActiveSearchBackend", ""), "database");
-  EXPECT_EQ(Keys(body),
-            (std::set<std::string>{"ActiveSearchBackend", "AndroidLatestVersion",
-                                   "AndroidMinVersion", "IosLatestVersion", "IosMinVersion",
-                                   "status"}));
+  EXPECT_EQ(Keys(body), (std::set<std::string>{"ActiveSearchBackend", "AndroidLatestVersion",
+                                               "AndroidMinVersion", "IosLatestVersion",
+                                               "IosMinVersion", "status"}));
 }
 
 TEST_F(Ping, ServerStatusAddsDatabaseAndFilestore) {
@@ -225,10 +222,10 @@ TEST_F(UsersMe, HumanHasNoIsBotKeyAndTheSelfView) {
   json me = Body(Get("/api/v4/users/me", alice_token_));
   EXPECT_FALSE(me.contains("is_bot"));
   EXPECT_EQ(me.value("roles", ""), "system_user");
-  for (const char* key : {"id", "create_at", "update_at", "delete_at", "username", "auth_service",
-                          "email", "nickname", "first_name", "last_name", "position", "roles",
-                          "notify_props", "last_password_update", "locale", "timezone",
-                          "disable_welcome_email"}) {
+  for (const char* key :
+       {"id", "create_at", "update_at", "delete_at", "username", "auth_service", "email",
+        "nickname", "first_name", "last_name", "position", "roles", "notify_props",
+        "last_password_update", "locale", "timezone", "disable_welcome_email"}) {
     EXPECT_TRUE(me.contains(key)) << key;
   }
   EXPECT_EQ(me["notify_props"].value("desktop_sound", ""), "true");

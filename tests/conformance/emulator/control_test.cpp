@@ -67,9 +67,10 @@ TEST_F(Control, PostsStatsAndRevokeOverHttp) {
 
 TEST_F(Control, FaultAndRateLimitOverHttp) {
   auto client = Client();
-  ASSERT_EQ(client->Post("/_emulator/fault",
-                         R"({"kind": "status", "status": 502, "path_prefix": "/api/v4/users"})",
-                         "application/json")
+  ASSERT_EQ(client
+                ->Post("/_emulator/fault",
+                       R"({"kind": "status", "status": 502, "path_prefix": "/api/v4/users"})",
+                       "application/json")
                 ->status,
             200);
   EXPECT_EQ(Get("/api/v4/users/me", bot_token_)->status, 502);
@@ -79,10 +80,10 @@ TEST_F(Control, FaultAndRateLimitOverHttp) {
   EXPECT_EQ(Get("/api/v4/users/me", bot_token_)->status, 200);
   EXPECT_EQ(client->Post("/_emulator/fault", R"({"kind": "explode"})", "application/json")->status,
             400);
-  ASSERT_EQ(client->Post("/_emulator/rate_limit", R"({"per_second": 1, "burst": 7})",
-                         "application/json")
-                ->status,
-            200);
+  ASSERT_EQ(
+      client->Post("/_emulator/rate_limit", R"({"per_second": 1, "burst": 7})", "application/json")
+          ->status,
+      200);
   EXPECT_EQ(Get("/api/v4/users/me", bot_token_)->get_header_value("X-Ratelimit-Limit"), "8");
 }
 

@@ -20,10 +20,10 @@ TEST_F(ChannelByName, MemberGetsTheChannel) {
   EXPECT_EQ(channel.value("id", ""), alerts_);
   EXPECT_EQ(channel.value("type", ""), "O");
   EXPECT_EQ(channel.value("team_id", ""), team_);
-  for (const char* key : {"create_at", "update_at", "delete_at", "display_name", "name", "header",
-                          "purpose", "last_post_at", "total_msg_count", "extra_update_at",
-                          "creator_id", "scheme_id", "props", "group_constrained", "shared",
-                          "total_msg_count_root", "policy_id", "last_root_post_at"}) {
+  for (const char* key :
+       {"create_at", "update_at", "delete_at", "display_name", "name", "header", "purpose",
+        "last_post_at", "total_msg_count", "extra_update_at", "creator_id", "scheme_id", "props",
+        "group_constrained", "shared", "total_msg_count_root", "policy_id", "last_root_post_at"}) {
     EXPECT_TRUE(channel.contains(key)) << key;
   }
 }
@@ -54,8 +54,7 @@ TEST_F(ChannelByName, ArchivedChannelWithIncludeDeleted) {
 }
 
 TEST_F(ChannelByName, PublicChannelInAnotherTeamIs403) {
-  ExpectAppError(Lookup("other", "general", bot_token_), 403,
-                 "api.context.permissions.app_error");
+  ExpectAppError(Lookup("other", "general", bot_token_), 403, "api.context.permissions.app_error");
 }
 
 TEST_F(ChannelByName, NamesThatAreNotMattermostNamesAre400) {
@@ -103,10 +102,10 @@ TEST_F(ChannelMember, MemberGetsItsMembership) {
   EXPECT_EQ(member.value("channel_id", ""), alerts_);
   EXPECT_EQ(member.value("user_id", ""), bot_);
   EXPECT_EQ(member.value("roles", ""), "channel_user");
-  for (const char* key : {"last_viewed_at", "msg_count", "mention_count", "mention_count_root",
-                          "urgent_mention_count", "msg_count_root", "notify_props",
-                          "last_update_at", "scheme_guest", "scheme_user", "scheme_admin",
-                          "explicit_roles"}) {
+  for (const char* key :
+       {"last_viewed_at", "msg_count", "mention_count", "mention_count_root",
+        "urgent_mention_count", "msg_count_root", "notify_props", "last_update_at", "scheme_guest",
+        "scheme_user", "scheme_admin", "explicit_roles"}) {
     EXPECT_TRUE(member.contains(key)) << key;
   }
 }

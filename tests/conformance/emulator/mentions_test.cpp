@@ -1,6 +1,7 @@
 // API-FACTS checklist 16: which @-mentions would notify (§5.1), on the scanner and through posts.
-#include "emulator_fixture.hpp"
 #include "mentions.hpp"
+
+#include "emulator_fixture.hpp"
 
 namespace mmemu::testing {
 namespace {
@@ -32,8 +33,12 @@ TEST(MentionScanner, WordsSplitOnPunctuationButNotOnDotsDashesColons) {
 }
 
 TEST(MentionScanner, ZeroWidthSpaceBreaksAMention) {
-  EXPECT_EQ(Scan("@\xE2\x80\x8B" "channel"), Hits{});
-  EXPECT_EQ(Scan("@\xE2\x80\x8B" "alice"), Hits{});
+  EXPECT_EQ(Scan("@\xE2\x80\x8B"
+                 "channel"),
+            Hits{});
+  EXPECT_EQ(Scan("@\xE2\x80\x8B"
+                 "alice"),
+            Hits{});
 }
 
 TEST(MentionScanner, CodeIsNotScanned) {
@@ -41,7 +46,7 @@ TEST(MentionScanner, CodeIsNotScanned) {
   EXPECT_EQ(Scan("``@channel``"), Hits{});
   EXPECT_EQ(Scan("```\n@channel\n```"), Hits{});
   EXPECT_EQ(Scan("~~~\n@here\n~~~\nafter @all"), (Hits{"@all"}));
-  EXPECT_EQ(Scan("    @channel"), Hits{});  // indented code
+  EXPECT_EQ(Scan("    @channel"), Hits{});                    // indented code
   EXPECT_EQ(Scan("text\n    @channel"), (Hits{"@channel"}));  // no code inside a paragraph
   EXPECT_EQ(Scan("```\nnever closed @channel"), Hits{});
   EXPECT_EQ(Scan("`unclosed @channel"), (Hits{"@channel"}));
@@ -60,9 +65,9 @@ TEST(MentionScanner, LinksAutolinksEmojiAndEscapes) {
   EXPECT_EQ(Scan("see http://example.com/@channel"), Hits{});             // autolink
   EXPECT_EQ(Scan("see www.example.com/@channel"), Hits{});
   EXPECT_EQ(Scan(":smile:@channel"), (Hits{"@channel"}));
-  EXPECT_EQ(Scan("\\@channel"), (Hits{"@channel"}));      // an escape does not protect
-  EXPECT_EQ(Scan("&#64;channel"), Hits{});                // a reference does not merge forward
-  EXPECT_EQ(Scan("@channe&#108;"), (Hits{"@channel"}));   // ...but merges backward
+  EXPECT_EQ(Scan("\\@channel"), (Hits{"@channel"}));       // an escape does not protect
+  EXPECT_EQ(Scan("&#64;channel"), Hits{});                 // a reference does not merge forward
+  EXPECT_EQ(Scan("@channe&#108;"), (Hits{"@channel"}));    // ...but merges backward
   EXPECT_EQ(Scan("<b>@channel</b>"), (Hits{"@channel"}));  // no HTML in this parser
 }
 
@@ -72,7 +77,9 @@ TEST(MentionScanner, HugeTextsAreNotScanned) {
 
 TEST(MentionFields, MessageAttachmentPretextTextAndFieldValues) {
   json props = {{"attachments",
-                 {{{"pretext", "p"}, {"text", "t"}, {"title", "not scanned"},
+                 {{{"pretext", "p"},
+                   {"text", "t"},
+                   {"title", "not scanned"},
                    {"fields", {{{"title", "T"}, {"value", "v"}}, {{"value", 5}}}}},
                   {{"text", 7}}}}};  // does not decode: skipped
   EXPECT_EQ(MentionFields("m", props), (std::vector<std::string>{"m", "p", "t", "v"}));
@@ -96,9 +103,12 @@ class Mentions : public EmulatorTest {
 };
 
 TEST_F(Mentions, MessageAndAttachmentsOfAStoredPost) {
-  json attachment = {{"pretext", "@here"}, {"text", "ping @alice"}, {"title", "@all"},
+  json attachment = {{"pretext", "@here"},
+                     {"text", "ping @alice"},
+                     {"title", "@all"},
                      {"fields", {{{"title", "f"}, {"value", "@channel"}}}}};
-  EXPECT_EQ(MentionsOf({{"channel_id", alerts_}, {"message", "plain"},
+  EXPECT_EQ(MentionsOf({{"channel_id", alerts_},
+                        {"message", "plain"},
                         {"props", {{"attachments", {attachment}}}}},
                        bot_token_),
             (Hits{"@here", "@alice", "@channel"}));
@@ -106,7 +116,10 @@ TEST_F(Mentions, MessageAndAttachmentsOfAStoredPost) {
 
 TEST_F(Mentions, NeutralisedTextDoesNotNotify) {
   EXPECT_EQ(MentionsOf({{"channel_id", alerts_},
-                        {"message", "@\xE2\x80\x8B" "channel `@all` @\xE2\x80\x8B" "alice"}},
+                        {"message",
+                         "@\xE2\x80\x8B"
+                         "channel `@all` @\xE2\x80\x8B"
+                         "alice"}},
                        bot_token_),
             Hits{});
 }
@@ -114,9 +127,9 @@ TEST_F(Mentions, NeutralisedTextDoesNotNotify) {
 TEST_F(Mentions, UsersOutsideTheChannelAndTheAuthorAreNotNotified) {
   std::string carol = emu_->AddUser("carol");
   emu_->AddTeamMember(team_, carol);
-  EXPECT_EQ(MentionsOf({{"channel_id", alerts_}, {"message", "@carol @tocsin-bot @alice"}},
-                       bot_token_),
-            (Hits{"@alice"}));
+  EXPECT_EQ(
+      MentionsOf({{"channel_id", alerts_}, {"message", "@carol @tocsin-bot @alice"}}, bot_token_),
+      (Hits{"@alice"}));
 }
 
 TEST_F(Mentions, PostAllBotOutsideTheChannelCannotMentionTheChannel) {
@@ -131,8 +144,7 @@ TEST_F(Mentions, PostAllBotOutsideTheChannelCannotMentionTheChannel) {
 TEST_F(Mentions, PatchRecomputesMentions) {
   auto r = CreatePost(bot_token_, {{"channel_id", alerts_}, {"message", "quiet"}});
   std::string id = Body(r).value("id", "");
-  ASSERT_EQ(Put("/api/v4/posts/" + id + "/patch", bot_token_,
-                json{{"message", "now @all"}}.dump())
+  ASSERT_EQ(Put("/api/v4/posts/" + id + "/patch", bot_token_, json{{"message", "now @all"}}.dump())
                 ->status,
             200);
   EXPECT_EQ(emu_->GetPost(id)->notified_mentions, (Hits{"@all"}));

@@ -62,13 +62,13 @@ TEST_F(CreatePostTest, PermissionMatrixForADefaultBot) {
     const char* id;
   };
   for (const Case& c : std::vector<Case>{
-           {ops_, 201, ""},  // private, member
+           {ops_, 201, ""},                                         // private, member
            {scans_, 403, "api.context.permissions.app_error"},      // public, not a member
            {general_, 403, "api.context.permissions.app_error"},    // another team
            {incidents_, 403, "api.context.permissions.app_error"},  // private, not a member
-           {std::string(26, 'x'), 403, "api.context.permissions.app_error"},  // unknown id
-           {"not-an-id", 403, "api.context.permissions.app_error"},           // malformed
-           {"", 403, "api.context.permissions.app_error"},                    // empty
+           {std::string(26, 'x'), 403, "api.context.permissions.app_error"},   // unknown id
+           {"not-an-id", 403, "api.context.permissions.app_error"},            // malformed
+           {"", 403, "api.context.permissions.app_error"},                     // empty
            {old_, 400, "api.post.create_post.can_not_post_to_deleted.error"},  // archived member
        }) {
     auto r = CreatePost(bot_token_, {{"channel_id", c.channel_id}, {"message", "m"}});
@@ -126,17 +126,21 @@ TEST_F(CreatePostTest, TrailingBytesAfterTheJsonValueAreIgnoredLikeGo) {
 }
 
 TEST_F(CreatePostTest, InvalidUtf8IsReplacedNotRejected) {
-  std::string body = "{\"channel_id\":\"" + alerts_ + "\",\"message\":\"a\xff" "b\"}";
+  std::string body = "{\"channel_id\":\"" + alerts_ +
+                     "\",\"message\":\"a\xff"
+                     "b\"}";
   auto r = Post("/api/v4/posts", bot_token_, body);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 201);
-  EXPECT_EQ(Body(r).value("message", ""), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(Body(r).value("message", ""),
+            "a\xEF\xBF\xBD"
+            "b");
 }
 
 TEST_F(CreatePostTest, BodyOverThePayloadLimitIs413) {
-  json post = {{"channel_id", alerts_}, {"message", "m"}, {"props", {{"pad", std::string(310000, 'a')}}}};
-  ExpectAppError(CreatePost(bot_token_, post), 413,
-                 "api.context.request_body_too_large.app_error");
+  json post = {
+      {"channel_id", alerts_}, {"message", "m"}, {"props", {{"pad", std::string(310000, 'a')}}}};
+  ExpectAppError(CreatePost(bot_token_, post), 413, "api.context.request_body_too_large.app_error");
 }
 
 TEST_F(CreatePostTest, SystemAndUnknownTypesAreRejected) {
@@ -151,10 +155,11 @@ TEST_F(CreatePostTest, SystemAndUnknownTypesAreRejected) {
 class Limits : public CreatePostTest {};
 
 TEST_F(Limits, MessageLimitCountsCodePointsNotBytes) {
-  Created({{"channel_id", alerts_}, {"message", Repeat("\xC3\xA9", 16383)}});        // 2 bytes
+  Created({{"channel_id", alerts_}, {"message", Repeat("\xC3\xA9", 16383)}});          // 2 bytes
   Created({{"channel_id", alerts_}, {"message", Repeat("\xF0\x9F\x94\xA5", 16383)}});  // 4 bytes
-  ExpectAppError(CreatePost(bot_token_, {{"channel_id", alerts_}, {"message", std::string(16384, 'a')}}),
-                 400, "model.post.is_valid.message_length.app_error");
+  ExpectAppError(
+      CreatePost(bot_token_, {{"channel_id", alerts_}, {"message", std::string(16384, 'a')}}), 400,
+      "model.post.is_valid.message_length.app_error");
   EXPECT_EQ(emu_->TotalPosts(), 2u);  // rejected, never truncated
 }
 
@@ -164,8 +169,9 @@ TEST_F(Limits, OldServersUseTheMsgErrorIdAndA4000Limit) {
   options.legacy_length_error = true;
   StartWith(options);
   Created({{"channel_id", alerts_}, {"message", std::string(4000, 'a')}});
-  ExpectAppError(CreatePost(bot_token_, {{"channel_id", alerts_}, {"message", std::string(4001, 'a')}}),
-                 400, "model.post.is_valid.msg.app_error");
+  ExpectAppError(
+      CreatePost(bot_token_, {{"channel_id", alerts_}, {"message", std::string(4001, 'a')}}), 400,
+      "model.post.is_valid.msg.app_error");
 }
 
 TEST_F(Limits, PropsOver800000RunesAre400) {
@@ -173,8 +179,9 @@ TEST_F(Limits, PropsOver800000RunesAre400) {
   // field present: 4000 empty attachments are a 12 kB body but over 800000 runes of props.
   json many = json::array();
   for (int i = 0; i < 4000; ++i) many.push_back(json::object());
-  ExpectAppError(CreatePost(bot_token_, {{"channel_id", alerts_}, {"props", {{"attachments", many}}}}),
-                 400, "model.post.is_valid.props.app_error");
+  ExpectAppError(
+      CreatePost(bot_token_, {{"channel_id", alerts_}, {"props", {{"attachments", many}}}}), 400,
+      "model.post.is_valid.props.app_error");
   Created({{"channel_id", alerts_}, {"props", {{"pad", std::string(290000, 'a')}}}});
 }
 
@@ -194,7 +201,8 @@ TEST_F(Attachments, IntegrationIsStrippedOnTheWireAndActionIdsGenerated) {
       {"fallback", "f"},
       {"text", "t"},
       {"actions",
-       {{{"name", "Ack"}, {"integration", {{"url", "http://127.0.0.1:1/hook"}, {"context", {{"k", "v"}}}}}},
+       {{{"name", "Ack"},
+         {"integration", {{"url", "http://127.0.0.1:1/hook"}, {"context", {{"k", "v"}}}}}},
         {{"id", "keepme"}, {"name", "Mute"}}}}};
   json post = Created({{"channel_id", alerts_}, {"props", {{"attachments", {attachment}}}}});
   json actions = post["props"]["attachments"][0]["actions"];
@@ -214,8 +222,8 @@ TEST_F(Attachments, IntegrationIsStrippedOnTheWireAndActionIdsGenerated) {
 }
 
 TEST_F(Attachments, AttachmentsThatDoNotDecodeAreDropped) {
-  json post = Created({{"channel_id", alerts_},
-                       {"props", {{"attachments", {{{"text", 5}}, {{"text", "ok"}}}}}}});
+  json post = Created(
+      {{"channel_id", alerts_}, {"props", {{"attachments", {{{"text", 5}}, {{"text", "ok"}}}}}}});
   ASSERT_EQ(post["props"]["attachments"].size(), 1u);
   EXPECT_EQ(post["props"]["attachments"][0].value("text", ""), "ok");
 }
@@ -234,8 +242,9 @@ TEST_F(Threads, InvalidRoots) {
   json root = Created({{"channel_id", alerts_}, {"message", "root"}});
   json reply = Created({{"channel_id", alerts_}, {"root_id", root["id"]}});
   json other_root = Created({{"channel_id", ops_}, {"message", "elsewhere"}});
-  ExpectAppError(CreatePost(bot_token_, {{"channel_id", alerts_}, {"root_id", std::string(26, 'n')}}),
-                 400, "api.post.create_post.root_id.app_error");
+  ExpectAppError(
+      CreatePost(bot_token_, {{"channel_id", alerts_}, {"root_id", std::string(26, 'n')}}), 400,
+      "api.post.create_post.root_id.app_error");
   ExpectAppError(CreatePost(bot_token_, {{"channel_id", alerts_}, {"root_id", "bad"}}), 400,
                  "api.post.create_post.root_id.app_error");
   ExpectAppError(CreatePost(bot_token_, {{"channel_id", alerts_}, {"root_id", other_root["id"]}}),
@@ -251,11 +260,14 @@ TEST_F(Threads, PriorityOnlyOnRootsAndAckNeedsALicence) {
   ExpectAppError(CreatePost(bot_token_, {{"channel_id", alerts_},
                                          {"root_id", root["id"]},
                                          {"metadata", {{"priority", priority}}}}),
-                 400, "api.post.post_priority.priority_post_only_allowed_for_root_post.request_error");
-  ExpectAppError(CreatePost(bot_token_, {{"channel_id", alerts_},
-                                         {"metadata", {{"priority", {{"priority", "important"},
-                                                                     {"requested_ack", true}}}}}}),
-                 501, "license_error.feature_unavailable");
+                 400,
+                 "api.post.post_priority.priority_post_only_allowed_for_root_post.request_error");
+  ExpectAppError(
+      CreatePost(
+          bot_token_,
+          {{"channel_id", alerts_},
+           {"metadata", {{"priority", {{"priority", "important"}, {"requested_ack", true}}}}}}),
+      501, "license_error.feature_unavailable");
 }
 
 class Dedup : public CreatePostTest {};
@@ -320,7 +332,7 @@ TEST_F(Dedup, InFlightDuplicateIs500PendingThenTheFirstCompletes) {
 TEST_F(Dedup, LostResponseAfterCommitThenRetryGetsTheSamePost) {
   emu_->SetFault({FaultKind::kLoseResponseAfterCommit, 0, 0, "/api/v4/posts", 1});
   auto lost = CreatePost(bot_token_, {{"channel_id", alerts_}, {"pending_post_id", "k7"}});
-  EXPECT_FALSE(lost);  // the connection closed without an answer
+  EXPECT_FALSE(lost);                 // the connection closed without an answer
   EXPECT_EQ(emu_->TotalPosts(), 1u);  // but the post was committed
   json retry = Created({{"channel_id", alerts_}, {"pending_post_id", "k7"}});
   EXPECT_EQ(retry.value("id", ""), emu_->Posts(alerts_).at(0).id);
@@ -379,7 +391,8 @@ TEST_F(ReadPosts, GetPostByIdAndItsErrors) {
 TEST_F(ReadPosts, ChannelPostsIsAPostListNewestFirst) {
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {
-    ids.push_back(Created({{"channel_id", alerts_}, {"message", std::to_string(i)}}).value("id", ""));
+    ids.push_back(
+        Created({{"channel_id", alerts_}, {"message", std::to_string(i)}}).value("id", ""));
   }
   auto r = Get("/api/v4/channels/" + alerts_ + "/posts?page=0&per_page=2", bot_token_);
   ASSERT_TRUE(r);
@@ -398,11 +411,11 @@ TEST_F(ReadPosts, ChannelPostsIsAPostListNewestFirst) {
 TEST_F(ReadPosts, SinceReturnsPostsChangedAfterTheTime) {
   json first = Created({{"channel_id", alerts_}, {"message", "old"}});
   int64_t since = first.value("create_at", int64_t{0});
-  json all = Body(Get("/api/v4/channels/" + alerts_ + "/posts?since=" + std::to_string(since - 1),
-                      bot_token_));
+  json all = Body(
+      Get("/api/v4/channels/" + alerts_ + "/posts?since=" + std::to_string(since - 1), bot_token_));
   EXPECT_EQ(all["order"], (json{first["id"]}));
-  json none = Body(Get("/api/v4/channels/" + alerts_ + "/posts?since=" + std::to_string(since),
-                       bot_token_));
+  json none = Body(
+      Get("/api/v4/channels/" + alerts_ + "/posts?since=" + std::to_string(since), bot_token_));
   EXPECT_TRUE(none["order"].empty());
   ExpectAppError(Get("/api/v4/channels/" + alerts_ + "/posts?since=abc", bot_token_), 400,
                  "api.context.invalid_param.app_error");

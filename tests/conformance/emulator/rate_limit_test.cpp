@@ -24,7 +24,7 @@ TEST(GcraRateLimiter, BurstPlusOneThenLimitedWithRetryAfter) {
   EXPECT_TRUE(r.limited);
   EXPECT_EQ(r.remaining, 0);
   EXPECT_EQ(CeilSeconds(r.retry_after_ns), 1);
-  EXPECT_EQ(CeilSeconds(r.reset_after_ns), 3);  // until the bucket is full again
+  EXPECT_EQ(CeilSeconds(r.reset_after_ns), 3);        // until the bucket is full again
   EXPECT_FALSE(limiter.Take("ip", kSecond).limited);  // one interval later
   EXPECT_TRUE(limiter.Take("ip", kSecond).limited);
 }
