@@ -3,6 +3,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,14 +14,79 @@
 #include "core/random.hpp"
 #include "core/version.hpp"
 #include "net/http_client.hpp"
+#include "outbox/engine.hpp"
 #include "security/crypto.hpp"
 #include "service/auth_service.hpp"
+#include "service/event_service.hpp"
 #include "service/integration_service.hpp"
+#include "service/project_service.hpp"
+#include "store/pipeline.hpp"
 #include "store/store.hpp"
 
 namespace tocsin::app {
 
 namespace {
+
+// The engine's view of the global integration, read through a short cache: deliveries check it
+// for every claim, and a saved change must show within a second.
+class CachedIntegrationState final : public outbox::IntegrationState {
+ public:
+  CachedIntegrationState(store::Store& store, service::IntegrationService& integrations,
+                         const Clock& clock)
+      : store_(store), integrations_(integrations), clock_(clock) {}
+
+  std::optional<mattermost::ConnectionSettings> Connection() override {
+    std::lock_guard lock(mu_);
+    Refresh();
+    return connection_;
+  }
+
+  std::string Status() override {
+    std::lock_guard lock(mu_);
+    Refresh();
+    return status_;
+  }
+
+  bool Active() { return Connection().has_value(); }
+
+  void ReportStatus(const std::string& status, const std::string& detail) override {
+    std::lock_guard lock(mu_);
+    auto current = store_.GetMattermostSettings();
+    if (!current || !*current || (*current)->status == status) return;
+    if (auto r = store_.UpdateMattermostStatus(status, (*current)->last_test_json); !r) {
+      spdlog::warn("cannot record integration status status={} error={}", status,
+                   r.error().message);
+      return;
+    }
+    spdlog::warn("mattermost integration status changed from={} to={} detail={}",
+                 (*current)->status, status, detail);
+    status_ = status;
+  }
+
+  void Invalidate() {
+    std::lock_guard lock(mu_);
+    fetched_at_ = TimePoint{};
+  }
+
+ private:
+  void Refresh() {
+    const TimePoint now = clock_.Now();
+    if (fetched_at_ != TimePoint{} && now - fetched_at_ < Millis(500) && now >= fetched_at_) return;
+    fetched_at_ = now;
+    auto conn = integrations_.ActiveConnection();
+    connection_ = conn ? *conn : std::nullopt;
+    auto s = store_.GetMattermostSettings();
+    status_ = s && *s ? (*s)->status : "unknown";
+  }
+
+  store::Store& store_;
+  service::IntegrationService& integrations_;
+  const Clock& clock_;
+  std::mutex mu_;
+  TimePoint fetched_at_{};
+  std::optional<mattermost::ConnectionSettings> connection_;
+  std::string status_ = "unknown";
+};
 
 class AppImpl final : public App {
  public:
@@ -31,25 +97,44 @@ class AppImpl final : public App {
         clock_(clock),
         store_(std::move(store)),
         key_(std::move(key)),
+        http_(std::move(http)),
         auth_(*store_, clock_),
-        integrations_(*store_, key_, clock_, std::move(http), settings_.mm_timeout) {}
+        integrations_(*store_, key_, clock_, http_, settings_.mm_timeout),
+        state_(*store_, integrations_, clock_),
+        projects_(store_->pipeline(), integrations_, clock_, http_, settings_.public_url),
+        events_(store_->pipeline(), clock_, settings_.delivery_ttl,
+                [this] { return state_.Active(); }, [this] { engine_->Wake(); }) {}
 
   Result<void> Init() {
     auto created = auth_.EnsureAdminToken(settings_.data_dir);
     if (!created) return Unexpected(created.error());
     if (*created) admin_token_path_ = **created;
+    outbox::EngineOptions eo;
+    eo.workers = static_cast<int>(settings_.delivery_workers);
+    eo.rate_per_second = settings_.mm_rate_per_second;
+    eo.burst = static_cast<int>(settings_.mm_burst);
+    eo.timeout = settings_.mm_timeout;
+    eo.public_url = settings_.public_url;
+    engine_ = outbox::MakeEngine(store_->pipeline(), state_, clock_, http_, metrics_, eo);
     api::ServerOptions options;
     options.listen = settings_.listen;
     options.body_limit = api::MakeBodyLimit(settings_);
-    server_ = api::MakeHttpServer(
-        options, api::MakeApiHandler({settings_, *store_, auth_, integrations_, metrics_}));
+    api::ApiDeps deps{settings_, *store_,  auth_,    integrations_, projects_, events_,
+                      store_->pipeline(), metrics_, clock_, [this] { engine_->Wake(); }};
+    server_ = api::MakeHttpServer(options, api::MakeApiHandler(deps));
     return {};
   }
 
-  Result<void> Start() override { return server_->Start(); }
+  Result<void> Start() override {
+    if (auto r = server_->Start(); !r) return r;
+    engine_->Start();
+    return {};
+  }
   uint16_t Port() const override { return server_->Port(); }
   void Stop() override {
+    // Stop taking requests first, then let the engine finish what it is sending.
     if (server_) server_->Stop(std::chrono::seconds(10));
+    if (engine_) engine_->Stop();
   }
   const std::string& CreatedAdminTokenPath() const override { return admin_token_path_; }
 
@@ -59,8 +144,13 @@ class AppImpl final : public App {
   std::unique_ptr<store::Store> store_;
   security::MasterKey key_;
   Metrics metrics_;
+  mattermost::HttpClientFactory http_;
   service::AuthService auth_;
   service::IntegrationService integrations_;
+  CachedIntegrationState state_;
+  service::ProjectService projects_;
+  service::EventService events_;
+  std::unique_ptr<outbox::Engine> engine_;
   std::unique_ptr<api::HttpServer> server_;
   std::string admin_token_path_;
 };

@@ -102,13 +102,8 @@ int MattermostTest(const std::string& url, std::string token, bool insecure,
   const char* red = tty ? "\033[31m" : "";
   const char* reset = tty ? "\033[0m" : "";
   if (r.ok) {
-    std::cout << green << "ok" << reset << ": " << r.message;
-    if (!r.server_version.empty()) std::cout << " (Mattermost " << r.server_version << ")";
-    std::cout << "\n";
-    if (r.user) {
-      std::cout << "  token of " << (r.user->is_bot ? "bot" : "user") << " @" << r.user->username
-                << " (" << r.user->id << ")\n";
-    }
+    std::cout << green << "ok" << reset << ": " << r.message << "\n";
+    if (r.user) std::cout << "  user id " << r.user->id << "\n";
     if (r.channel_id) std::cout << "  channel " << channel << " = " << *r.channel_id << "\n";
     return 0;
   }
