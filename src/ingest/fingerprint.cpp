@@ -1,0 +1,245 @@
+#include "ingest/fingerprint.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <array>
+#include <unordered_map>
+
+#include "core/strings.hpp"
+
+namespace tocsin::ingest {
+namespace {
+
+struct Candidate {
+  IdentitySource source;
+  std::string_view key;
+  std::string_view value;
+};
+
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// Preferred keys first (in kFingerprintKeyOrder), then the rest in byte order.
+std::vector<const std::pair<std::string, std::string>*> OrderedKeys(
+    const std::vector<std::pair<std::string, std::string>>& entries) {
+  auto rank = [](std::string_view key) {
+    const auto* it = std::find(std::begin(kFingerprintKeyOrder), std::end(kFingerprintKeyOrder), key);
+    return static_cast<size_t>(it - std::begin(kFingerprintKeyOrder));
+  };
+  std::vector<const std::pair<std::string, std::string>*> out;
+  out.reserve(entries.size());
+  for (const auto& e : entries) out.push_back(&e);
+  std::stable_sort(out.begin(), out.end(), [&](const auto* a, const auto* b) {
+    const size_t ra = rank(a->first), rb = rank(b->first);
+    if (ra != rb) return ra < rb;
+    return a->first < b->first;
+  });
+  return out;
+}
+
+// A column fingerprint says where on a line a finding starts: it tells two findings of one line
+// apart but identifies nothing alone (CodeQL's primaryLocationStartColumnFingerprint is "4").
+bool IsColumnKey(std::string_view key) {
+  return key.find("ColumnFingerprint") != std::string_view::npos;
+}
+
+std::vector<Candidate> Candidates(const IdentityInput& in) {
+  std::vector<Candidate> out;
+  for (const auto* e : OrderedKeys(in.fingerprints)) {
+    out.push_back({IdentitySource::kFingerprints, e->first, e->second});
+  }
+  if (!in.correlation_guid.empty()) {
+    out.push_back({IdentitySource::kCorrelationGuid, "", in.correlation_guid});
+  }
+  for (const auto* e : OrderedKeys(in.partial_fingerprints)) {
+    if (IsColumnKey(e->first)) continue;
+    out.push_back({IdentitySource::kPartialFingerprints, e->first, e->second});
+  }
+  return out;
+}
+
+// The key under which repetitions of a candidate value are counted.
+std::string ValueKey(const Candidate& c) {
+  std::string k;
+  k.reserve(c.key.size() + c.value.size() + 3);
+  k.push_back(static_cast<char>('0' + static_cast<int>(c.source)));
+  k.append(c.key);
+  k.push_back('\0');
+  k.append(c.value);
+  return k;
+}
+
+// Where a value was seen: a full fingerprint belongs to one rule at one path; a partial one to
+// one path (the rule is added to its identity).
+std::string Context(const Candidate& c, const IdentityInput& in) {
+  if (c.source == IdentitySource::kPartialFingerprints) return in.path;
+  std::string ctx = in.rule_id;
+  ctx.push_back('\0');
+  ctx.append(in.path);
+  return ctx;
+}
+
+bool IsWebPath(std::string_view path) {
+  return StartsWith(path, "http://") || StartsWith(path, "https://");
+}
+
+}  // namespace
+
+std::string_view Name(IdentitySource s) {
+  switch (s) {
+    case IdentitySource::kFingerprints:
+      return "fingerprints";
+    case IdentitySource::kCorrelationGuid:
+      return "correlationGuid";
+    case IdentitySource::kPartialFingerprints:
+      return "partialFingerprints";
+    case IdentitySource::kComputed:
+      return "computed";
+  }
+  return "computed";
+}
+
+bool IsPlaceholderFingerprint(std::string_view value) {
+  const std::string v = ToLower(Trim(value));
+  static constexpr std::string_view kPlaceholders[] = {
+      "", "requires login", "null", "none", "undefined", "n/a", "unknown", "0"};
+  return std::find(std::begin(kPlaceholders), std::end(kPlaceholders), v) !=
+         std::end(kPlaceholders);
+}
+
+std::string HashParts(std::initializer_list<std::string_view> parts) {
+  crypto_generichash_state state;
+  std::array<unsigned char, 16> digest{};
+  crypto_generichash_init(&state, nullptr, 0, digest.size());
+  static constexpr unsigned char kSeparator = 0;
+  for (std::string_view p : parts) {
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(p.data()), p.size());
+    crypto_generichash_update(&state, &kSeparator, 1);
+  }
+  crypto_generichash_final(&state, digest.data(), digest.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(digest.size() * 2);
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xF]);
+  }
+  return out;
+}
+
+std::string NormalizeSnippet(std::string_view snippet) {
+  std::string out;
+  out.reserve(snippet.size());
+  bool pending_space = false;
+  for (char c : snippet) {
+    if (IsSpace(c)) {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string_view PackageName(std::string_view component) {
+  std::string_view s = Trim(component);
+  if (StartsWith(s, "pkg:")) {
+    // purl: pkg:type/namespace/name@version?qualifiers#subpath
+    s = s.substr(0, s.find_first_of("?#"));
+  }
+  const size_t at = s.rfind('@');
+  // A leading '@' is an npm scope, not a version separator.
+  if (at != std::string_view::npos && at > 0 && s.find('/', at) == std::string_view::npos) {
+    s = s.substr(0, at);
+  }
+  return s;
+}
+
+std::string ScannerSlug(std::string_view name) {
+  std::string out;
+  for (char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    char mapped;
+    if (c >= 'A' && c <= 'Z') {
+      mapped = static_cast<char>(c - 'A' + 'a');
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_') {
+      mapped = static_cast<char>(c);
+    } else {
+      mapped = '-';
+    }
+    if (mapped == '-' && (out.empty() || out.back() == '-')) continue;
+    out.push_back(mapped);
+    if (out.size() >= 64) break;
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+std::vector<Identity> AssignIdentities(std::string_view scanner,
+                                       std::span<const IdentityInput> run) {
+  std::vector<std::vector<Candidate>> candidates;
+  candidates.reserve(run.size());
+  for (const auto& in : run) candidates.push_back(Candidates(in));
+
+  // A value seen in two contexts identifies nothing. Only the first context is kept.
+  struct Seen {
+    std::string first_context;
+    bool repeated = false;
+  };
+  std::unordered_map<std::string, Seen> seen;
+  for (size_t i = 0; i < run.size(); ++i) {
+    for (const auto& c : candidates[i]) {
+      if (IsPlaceholderFingerprint(c.value)) continue;
+      std::string ctx = Context(c, run[i]);
+      auto [it, inserted] = seen.try_emplace(ValueKey(c));
+      if (inserted) {
+        it->second.first_context = std::move(ctx);
+      } else if (it->second.first_context != ctx) {
+        it->second.repeated = true;
+      }
+    }
+  }
+
+  std::vector<Identity> out;
+  out.reserve(run.size());
+  for (size_t i = 0; i < run.size(); ++i) {
+    const IdentityInput& in = run[i];
+    Identity id;
+    std::string digest;
+    for (const auto& c : candidates[i]) {
+      if (IsPlaceholderFingerprint(c.value) || seen.at(ValueKey(c)).repeated) {
+        ++id.skipped;
+        continue;
+      }
+      id.source = c.source;
+      const std::string_view rule =
+          c.source == IdentitySource::kPartialFingerprints ? std::string_view(in.rule_id) : "";
+      digest = HashParts({in.tool, Name(c.source), c.key, c.value, rule});
+      break;
+    }
+    if (digest.empty()) {
+      id.source = IdentitySource::kComputed;
+      std::string discriminator;
+      if (!in.component.empty()) {
+        discriminator = "package:" + std::string(PackageName(in.component));
+      } else if (IsWebPath(in.path)) {
+        // A web finding's snippet is response evidence that changes between runs.
+        discriminator = "parameter:" + in.parameter;
+      } else {
+        discriminator = "snippet:" + NormalizeSnippet(in.snippet);
+      }
+      digest = HashParts({in.tool, Name(IdentitySource::kComputed), in.rule_id, in.path,
+                          discriminator});
+    }
+    id.fingerprint.reserve(scanner.size() + 1 + digest.size());
+    id.fingerprint.append(scanner).append(":").append(digest);
+    out.push_back(std::move(id));
+  }
+  return out;
+}
+
+}  // namespace tocsin::ingest
