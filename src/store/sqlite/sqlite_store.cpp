@@ -13,6 +13,7 @@
 
 #include "core/clock.hpp"
 #include "core/strings.hpp"
+#include "store/sqlite/checkpointer.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/migrations.hpp"
 
@@ -133,9 +134,12 @@ void Configure(SQLite::Database& db, const SqliteOptions& options) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(std::string path, std::unique_ptr<Writer> writer,
-                         std::unique_ptr<Reader> reader)
-    : path_(std::move(path)), writer_(std::move(writer)), reader_(std::move(reader)) {}
+SqliteStore::SqliteStore(std::string path, std::unique_ptr<Checkpointer> checkpointer,
+                         std::unique_ptr<Writer> writer, std::unique_ptr<Reader> reader)
+    : path_(std::move(path)),
+      checkpointer_(std::move(checkpointer)),
+      writer_(std::move(writer)),
+      reader_(std::move(reader)) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -159,16 +163,31 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     Configure(*db, options);
     const auto& migrations = options.migrations ? *options.migrations : Migrations();
     if (auto m = Migrate(*db, path, migrations); !m) return Unexpected(m.error());
-    // The reader opens after the migrations, so it never sees a half-built schema; query_only
-    // makes an accidental write on it an error instead of a second writer.
-    auto rdb =
-        std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE, options.busy_timeout_ms);
-    Configure(*rdb, options);
+    // The other connections open after the migrations, so they never see a half-built schema;
+    // query_only makes an accidental write on the reader an error instead of a second writer.
+    auto open_more = [&] {
+      auto more =
+          std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE, options.busy_timeout_ms);
+      Configure(*more, options);
+      return more;
+    };
+    auto rdb = open_more();
     rdb->exec("PRAGMA query_only=ON");
+    std::unique_ptr<Checkpointer> checkpointer;
+    if (options.checkpoint_pages > 0) {
+      checkpointer = std::make_unique<Checkpointer>(open_more(), options.checkpoint_pages,
+                                                    options.checkpoint_pages * 4);
+      checkpointer->Attach(*db);
+    }
     return std::unique_ptr<SqliteStore>(
-        new SqliteStore(path, std::make_unique<Writer>(std::make_unique<Connection>(std::move(db))),
+        new SqliteStore(path, std::move(checkpointer),
+                        std::make_unique<Writer>(std::make_unique<Connection>(std::move(db))),
                         std::make_unique<Reader>(std::make_unique<Connection>(std::move(rdb)))));
   });
+}
+
+int64_t SqliteStore::BackgroundCheckpoints() const {
+  return checkpointer_ ? checkpointer_->checkpoints() : 0;
 }
 
 Result<void> SqliteStore::Ping() {

@@ -10,7 +10,8 @@
 // statements. Every write (and Transact) runs on the write connection, one at a time; plain
 // reads (settings, token lookups, lists, a channel's queue) run on a query_only read connection,
 // so in WAL mode they never wait behind a long ingest transaction. A read therefore sees only
-// committed data; inside Transact read through the IngestTx.
+// committed data; inside Transact read through the IngestTx. WAL checkpoints run on a third
+// connection in a background thread (store/sqlite/checkpointer.hpp), not inside commits.
 #pragma once
 
 #include <memory>
@@ -26,12 +27,17 @@ namespace tocsin::store::sqlite {
 
 struct Writer;
 struct Reader;
+class Checkpointer;
 
 enum class Synchronous { kNormal, kFull };
 
 struct SqliteOptions {
   Synchronous synchronous = Synchronous::kNormal;
   int busy_timeout_ms = 5000;
+  // A background thread checkpoints the WAL once it holds this many pages (4 KiB each); the
+  // writer restarts it inline at 4 times that (store/sqlite/checkpointer.hpp). 0 = SQLite's own
+  // autocheckpoint at 1000 pages, inside the commit that crosses it (slower; for comparison).
+  int checkpoint_pages = 1000;
   // The schema to migrate to; nullptr = Migrations(). Tests pass their own lists.
   const std::vector<Migration>* migrations = nullptr;
 };
@@ -102,12 +108,16 @@ class SqliteStore final : public Store, public PipelineStore, public Outbox {
 
   // The newest applied migration.
   Result<int64_t> SchemaVersion();
+  // WAL checkpoints the background thread completed (0 when checkpoint_pages is 0).
+  int64_t BackgroundCheckpoints() const;
   const std::string& path() const { return path_; }
 
  private:
-  SqliteStore(std::string path, std::unique_ptr<Writer> writer, std::unique_ptr<Reader> reader);
+  SqliteStore(std::string path, std::unique_ptr<Checkpointer> checkpointer,
+              std::unique_ptr<Writer> writer, std::unique_ptr<Reader> reader);
 
   std::string path_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_, whose WAL hook points at it
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<Reader> reader_;
   std::mutex installation_id_mu_;

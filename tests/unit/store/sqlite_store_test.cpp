@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "store/sqlite/migrations.hpp"
 #include "store_suite.hpp"
@@ -307,6 +309,25 @@ TEST(SqliteStore, AWriteFromInsideTransactFailsInsteadOfWaitingForItself) {
   EXPECT_EQ(nested.error().code, "internal");
   EXPECT_THAT(nested.error().message, HasSubstr("IngestTx"));
   EXPECT_TRUE((*store)->AppendAudit(AuditEntry{0, 1, "a", "b", "c", "{}"}));
+}
+
+// Checkpoints run off the commit path, yet keep the WAL bounded (ADR 0003).
+TEST(SqliteStore, WalIsCheckpointedInTheBackgroundAndStaysBounded) {
+  TempDir tmp;
+  const fs::path path = tmp.path() / "t.db";
+  auto store = sqlite::SqliteStore::Open(path.string(), {.checkpoint_pages = 4});
+  ASSERT_TRUE(store);
+  // ~2 WAL pages per commit: without checkpoints 300 commits make a WAL of ~2.4 MB.
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE((*store)->AppendAudit(AuditEntry{0, i, "a", "b", "c", std::string(100, 'x')}));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((*store)->BackgroundCheckpoints() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_GT((*store)->BackgroundCheckpoints(), 0);
+  EXPECT_LT(fs::file_size(fs::path(path.string() + "-wal")), 1024u * 1024u);
+  EXPECT_EQ((*store)->ListAudit(1000, 0)->size(), 300u);
 }
 
 }  // namespace
