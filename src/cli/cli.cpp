@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "app/app.hpp"
+#include "cli/scan_upload.hpp"
 #include "config/config.hpp"
 #include "core/random.hpp"
 #include "core/strings.hpp"
@@ -156,6 +157,21 @@ int Main(int argc, char** argv) {
   show_flags.Register(cfg_show);
   auto* cfg_docs = cfg->add_subcommand("docs", "Print the configuration reference (Markdown)");
 
+  // scan upload
+  auto* scan = app.add_subcommand("scan", "Scans");
+  scan->require_subcommand(1);
+  auto* upload = scan->add_subcommand("upload", "Upload a SARIF file (from CI) and print the summary");
+  ScanUploadOptions up;
+  upload->add_option("--server", up.server, "Tocsin's base URL, e.g. https://tocsin.example.com")->required();
+  upload->add_option("--token", up.token, "API token (default $TOCSIN_TOKEN)");
+  upload->add_option("--project", up.project, "project name")->required();
+  upload->add_option("--scanner", up.scanner, "scanner name (default: the tool named in the file)");
+  upload->add_option("--branch", up.branch, "branch (default: default)");
+  upload->add_flag("--insecure", up.insecure, "do not verify the server's TLS certificate");
+  upload->add_option("--ca-file", up.ca_file, "PEM file of the CA that signed the server certificate");
+  upload->add_flag("--json", up.json, "print the server's JSON answer");
+  upload->add_option("file", up.file, "the SARIF file (plain or .gz)")->required();
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -179,6 +195,12 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (mm_test->parsed()) return MattermostTest(url, token, insecure, ca_file, channel);
+  if (upload->parsed()) {
+    if (up.token.empty()) {
+      if (const char* env = std::getenv("TOCSIN_TOKEN")) up.token = env;
+    }
+    return RunScanUpload(up);
+  }
   if (tok_create->parsed()) {
     auto s = token_flags.Resolve();
     if (!s) return PrintError(s.error());
