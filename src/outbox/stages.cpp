@@ -391,7 +391,20 @@ bool RenderStage::Run(Job& job) {
     }
     render::Digest digest = render::RenderDigest(events, ctx);
     job.post = std::move(digest.root);
+    // The root's message is short; the replies are long lists. Rendered for the old servers'
+    // 4,000 characters, they fit every server at the cost of a few more replies.
+    render::Context replies_ctx = ctx;
+    replies_ctx.max_runes = std::min(ctx.max_runes, kShrinkSteps[0]);
+    if (replies_ctx.max_runes != ctx.max_runes) {
+      digest = render::RenderDigest(events, replies_ctx);
+    }
     job.replies = std::move(digest.replies);
+    job.replies_max_runes = replies_ctx.max_runes;
+    job.render_replies = [events = std::move(events), ctx](size_t max_runes) {
+      render::Context smaller = ctx;
+      smaller.max_runes = max_runes;
+      return render::RenderDigest(events, smaller).replies;
+    };
     return true;
   }
   const json event = parse(head);
@@ -649,9 +662,13 @@ bool FollowUpStage::Run(Job& job) {
 void FollowUpStage::PostReplies(Job& job) {
   const store::DeliveryRecord& head = job.head();
   const std::string& root = job.outcome.post_id;
-  for (size_t i = 0; i < job.replies.size(); ++i) {
+  std::vector<json> replies = job.replies;
+  size_t rendered_for = job.replies_max_runes;
+  size_t rerenders = 0;
+  size_t i = 0;
+  while (i < replies.size()) {
     if (job.keep_lease) job.keep_lease();
-    json body = job.replies[i];
+    json body = replies[i];
     Mark(body, installation_id_);
     body["props"]["tocsin_digest_of"] = std::to_string(head.id);
     body["channel_id"] = job.channel->id;
@@ -659,6 +676,7 @@ void FollowUpStage::PostReplies(Job& job) {
     // Its own key, derived from the digest's head: a repeat within 30 s is de-duplicated.
     body["pending_post_id"] = PendingPostId(installation_id_, head.id) + "-r" + std::to_string(i);
     std::string result = "failed";
+    bool rerendered = false;
     size_t shrinks = 0;
     for (int attempt = 0; attempt < kMaxFollowUpTries; ++attempt) {
       const Pacer::Permit permit = pacer_.Acquire();
@@ -671,13 +689,23 @@ void FollowUpStage::PostReplies(Job& job) {
       pacer_.OnAnswer(permit.ticket, *job.client, created ? nullptr : &created.error());
       if (created) {
         result = "posted";
+        if (rerenders > 0) LowerLimit(limits_, rendered_for);
         break;
       }
       const mattermost::Classification c = mattermost::Classify(created.error());
       spdlog::warn("digest reply not posted delivery={} reply={} error={}", head.id, i,
                    created.error().ToString());
+      if (c.error_class == ErrorClass::kTooLong && i == 0 && job.render_replies &&
+          rerenders < std::size(kShrinkSteps)) {
+        // The first reply is as long as any: render the whole list again, smaller, and start
+        // over. Nothing is lost; there are only more replies.
+        rendered_for = ShrinkTarget(job.replies_max_runes, rerenders++);
+        replies = job.render_replies(rendered_for);
+        rerendered = true;
+        break;
+      }
       if (c.error_class == ErrorClass::kTooLong && shrinks < std::size(kShrinkSteps)) {
-        body = render::Shrink(body, ShrinkTarget(job.rendered_max_runes, shrinks++));
+        body = render::Shrink(body, ShrinkTarget(rendered_for, shrinks++));
         continue;
       }
       if (c.error_class == ErrorClass::kRateLimited &&
@@ -689,8 +717,14 @@ void FollowUpStage::PostReplies(Job& job) {
       }
       break;  // permanent, auth: the root is posted; the list is lost, the log says so
     }
+    if (rerendered) {
+      metrics_.FollowUp("digest_reply", "rerendered");
+      i = 0;
+      continue;
+    }
     metrics_.FollowUp("digest_reply", result);
     if (result == "aborted") return;
+    ++i;
   }
 }
 
@@ -755,7 +789,7 @@ Pipeline BuildPipeline(const PipelineDeps& d) {
                                         d.max_inline_retry_after))
       .Finally(std::make_unique<ClassifyStage>(d.clock, d.backoff))
       .Finally(std::make_unique<RecordStage>(d.outbox, d.clock, d.metrics, d.status, d.on_paused))
-      .Finally(std::make_unique<FollowUpStage>(d.pacer, d.installation_id, d.metrics,
+      .Finally(std::make_unique<FollowUpStage>(d.pacer, d.installation_id, d.metrics, d.limits,
                                                d.max_inline_retry_after));
   return pipeline;
 }

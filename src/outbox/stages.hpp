@@ -156,11 +156,14 @@ struct Job {
   std::vector<store::DeliveryRecord> more;  // coalesce: a longer read of the queue
   size_t covered = 1;                       // deliveries this job settles: queue[0, covered)
   bool digest = false;
-  std::string reconciled_post_id;                // the post a delivery in doubt turned out to have
-  std::string root_id;                           // the thread root this post replies under
-  bool root_post_about_finding = false;          // this post becomes the finding's thread root
-  nlohmann::json post;                           // the body to create (no channel/root/pending ids)
-  std::vector<nlohmann::json> replies;           // digest: the thread replies
+  std::string reconciled_post_id;               // the post a delivery in doubt turned out to have
+  std::string root_id;                          // the thread root this post replies under
+  bool root_post_about_finding = false;         // this post becomes the finding's thread root
+  nlohmann::json post;                          // the body to create (no channel/root/pending ids)
+  std::vector<nlohmann::json> replies;          // digest: the thread replies
+  size_t replies_max_runes = kDefaultMaxRunes;  // the limit `replies` were rendered for
+  // Digest: renders the replies again for a smaller limit (for a server that refused one).
+  std::function<std::vector<nlohmann::json>(size_t max_runes)> render_replies;
   nlohmann::json patch;                          // status change: the new look of the root post
   size_t rendered_max_runes = kDefaultMaxRunes;  // the size limit `post` was rendered for
   uint64_t ticket = 0;                           // the token the rate-limit stage took for the send
@@ -358,10 +361,11 @@ class RecordStage final : public Stage {
 class FollowUpStage final : public Stage {
  public:
   FollowUpStage(Pacer& pacer, std::string installation_id, DeliveryMetrics& metrics,
-                Millis max_inline_retry_after)
+                ServerLimits& limits, Millis max_inline_retry_after)
       : pacer_(pacer),
         installation_id_(std::move(installation_id)),
         metrics_(metrics),
+        limits_(limits),
         max_inline_retry_after_(max_inline_retry_after) {}
   std::string_view Name() const override { return "follow_up"; }
   bool Run(Job& job) override;
@@ -373,6 +377,7 @@ class FollowUpStage final : public Stage {
   Pacer& pacer_;
   const std::string installation_id_;
   DeliveryMetrics& metrics_;
+  ServerLimits& limits_;
   const Millis max_inline_retry_after_;
 };
 

@@ -421,6 +421,31 @@ TEST(Coalesce, AHeadInDoubtKeepsTheSetItWasSentWith) {
   for (const auto& p : rig.http.Posts()) EXPECT_EQ(p.body["root_id"], "root4root4root4root4root4r");
 }
 
+TEST(Coalesce, RepliesAreRenderedForOldServersAndSmallerAgainWhenRefused) {
+  Rig rig;
+  for (int i = 0; i < 120; ++i) rig.AddNew(i);
+  rig.http.Next("POST /api/v4/posts", JsonAnswer(201, {{"id", "root4root4root4root4root4r"},
+                                                       {"channel_id", kChannelId},
+                                                       {"message", "120 new"}}));
+  rig.http.Next("POST /api/v4/posts",
+                AppErrorAnswer(400, "model.post.is_valid.message_length.app_error"));
+  rig.Run();
+  const auto posts = rig.http.Posts();
+  ASSERT_GE(posts.size(), 3u);
+  EXPECT_GT(CountRunes(posts[1].body["message"].get<std::string>()), 2000u);  // refused
+  EXPECT_LE(CountRunes(posts[1].body["message"].get<std::string>()), 4000u);
+  std::string listed;
+  for (size_t i = 2; i < posts.size(); ++i) {
+    const std::string message = posts[i].body["message"].get<std::string>();
+    EXPECT_LE(CountRunes(message), 2000u);
+    listed += message + "\n";
+  }
+  for (int i = 0; i < 120; ++i) EXPECT_THAT(listed, HasSubstr("fp-" + std::to_string(i) + "\n"));
+  EXPECT_EQ(posts[2].body["pending_post_id"], posts[1].body["pending_post_id"]);
+  EXPECT_EQ(rig.FollowUps("digest_reply", "rerendered"), 1);
+  EXPECT_EQ(rig.limits.max_runes.load(), 2000u);
+}
+
 TEST(Coalesce, ADigestThatFailedCleanlyPutsItsOtherDeliveriesBackToPending) {
   Rig rig;
   std::vector<int64_t> ids;

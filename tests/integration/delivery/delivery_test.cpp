@@ -1,0 +1,418 @@
+// The delivery engine end to end: the SQLite outbox, the engine's threads, libcurl, and the
+// Mattermost emulator misbehaving the ways a real server and network do. Waits are bounded waits
+// on conditions (posts arriving, a delivery reaching a state); time that matters to the outcome
+// (backoff) is a FakeClock the test moves.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/strings.hpp"
+#include "emulator.hpp"
+#include "net/http_client.hpp"
+#include "outbox/engine.hpp"
+#include "render/post.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "support/fake_clock.hpp"
+#include "support/temp_dir.hpp"
+#include "unit/outbox/outbox_fakes.hpp"
+
+namespace tocsin::outbox {
+namespace {
+
+using domain::DeliveryState;
+using nlohmann::json;
+using testing::FakeIntegration;
+using ::testing::HasSubstr;
+using testing::NewFindingEvent;
+using testing::StatusChangedEvent;
+using tocsin::testing::FakeClock;
+using tocsin::testing::TempDir;
+using namespace std::chrono_literals;
+
+constexpr auto kDeadline = 15s;
+
+class Delivery : public ::testing::Test {
+ protected:
+  void SetUp() override { Build(mmemu::Options{}); }
+
+  void Build(mmemu::Options options) {
+    emu_ = std::make_unique<mmemu::Emulator>(options);
+    ASSERT_TRUE(emu_->Start());
+    team_ = emu_->AddTeam("sec");
+    alerts_ = emu_->AddChannel(team_, "alerts");
+    ops_ = emu_->AddChannel(team_, "ops");
+    closed_ = emu_->AddChannel(team_, "closed");  // public, the bot is not a member
+    bot_ = emu_->AddBot("tocsin-bot");
+    emu_->AddTeamMember(team_, bot_);
+    emu_->AddChannelMember(alerts_, bot_);
+    emu_->AddChannelMember(ops_, bot_);
+    token_ = emu_->CreateToken(bot_);
+
+    auto store =
+        store::sqlite::SqliteStore::Open(dir_.str() + "/tocsin" + std::to_string(++dbs_) + ".db");
+    ASSERT_TRUE(store) << store.error().message;
+    store_ = std::move(*store);
+    domain::Project project;
+    project.name = "acme";
+    project.display_name = "Acme Web";
+    store::AuditEntry audit;
+    audit.actor = "test";
+    audit.action = "project.create";
+    audit.target = "acme";
+    audit.detail_json = "{}";
+    ASSERT_TRUE(store_->CreateProject(project, audit));
+    Connect(token_);
+    integration_.SetStatus("ok");
+  }
+
+  void TearDown() override {
+    if (engine_) engine_->Stop();
+    if (emu_) emu_->Stop();
+  }
+
+  void Connect(const std::string& token) {
+    mattermost::ConnectionSettings conn;
+    conn.url = emu_->base_url();
+    conn.token = Secret(token);
+    integration_.Set(conn);
+  }
+
+  // Unlimited client-side rate unless a test asks otherwise: the tests are about behaviour.
+  static EngineOptions TestOptions() {
+    EngineOptions options;
+    options.owner = "test-instance";
+    options.rate_per_second = 0;
+    options.timeout = 5s;
+    return options;
+  }
+
+  void StartEngine(EngineOptions options = TestOptions()) {
+    engine_ = MakeEngine(
+        *store_, integration_, *clock_,
+        [](const net::HttpClientOptions& o) { return net::MakeCurlHttpClient(o); }, metrics_,
+        options);
+    engine_->Start();
+  }
+
+  // Writes events and their deliveries in one transaction, as the event service does, and
+  // wakes the engine. Returns the delivery ids.
+  std::vector<int64_t> Enqueue(const std::vector<json>& events, const std::string& channel,
+                               int digest_threshold = 1000) {
+    std::vector<int64_t> ids;
+    const TimePoint now = clock_->Now();
+    auto r = store_->Transact([&](store::IngestTx& tx) -> Result<void> {
+      for (const json& event : events) {
+        store::StoredEvent stored;
+        stored.project = "acme";
+        stored.type = *domain::ParseEventType(event["type"].get<std::string>());
+        stored.occurred_at = stored.received_at = now;
+        stored.body_json = event.dump();
+        auto seq = tx.InsertEvent(stored);
+        if (!seq) return Unexpected(seq.error());
+        store::NewDelivery d;
+        d.project = "acme";
+        d.channel = channel;
+        d.event_seq = *seq;
+        d.event_type = stored.type;
+        if (event.contains("finding")) d.thread_key = event["finding"]["fingerprint"];
+        d.digest_threshold = digest_threshold;
+        d.created_at = now;
+        d.expires_at = now + 24h;
+        auto id = tx.InsertDelivery(d);
+        if (!id) return Unexpected(id.error());
+        ids.push_back(*id);
+      }
+      return {};
+    });
+    EXPECT_TRUE(r) << r.error().message;
+    if (engine_) engine_->Wake();
+    return ids;
+  }
+  std::vector<int64_t> EnqueueNew(int from, int to, const std::string& channel,
+                                  int digest_threshold = 1000) {
+    std::vector<json> events;
+    for (int i = from; i < to; ++i)
+      events.push_back(NewFindingEvent("acme", "fp-" + std::to_string(i)));
+    return Enqueue(events, channel, digest_threshold);
+  }
+
+  store::DeliveryRecord Row(int64_t id) { return **store_->GetDelivery(id); }
+
+  // Bounded wait until `done()`: woken by new posts, else checked every 20 ms.
+  bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limit = kDeadline) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      emu_->WaitForPosts(emu_->TotalPosts() + 1, 20ms);
+    }
+    return true;
+  }
+  bool WaitState(int64_t id, DeliveryState state) {
+    return WaitUntil([&] { return Row(id).state == state; });
+  }
+
+  // The delivery ids of a channel's posts, in the order the posts were created.
+  std::vector<int64_t> PostedIds(const std::string& channel) {
+    std::vector<int64_t> ids;
+    for (const auto& p : emu_->Posts(channel)) {
+      if (p.props.contains("tocsin_delivery_id")) {
+        ids.push_back(std::stoll(p.props["tocsin_delivery_id"].get<std::string>()));
+      }
+    }
+    return ids;
+  }
+  double Counter(const std::string& name, const std::vector<std::string>& labels) {
+    return metrics_.Counter(name, "", {}).Get(labels);
+  }
+
+  TempDir dir_;
+  int dbs_ = 0;
+  std::unique_ptr<mmemu::Emulator> emu_;
+  std::string team_, alerts_, ops_, closed_, bot_, token_;
+  std::unique_ptr<store::sqlite::SqliteStore> store_;
+  FakeIntegration integration_;
+  Metrics metrics_;
+  const Clock* clock_ = &SystemClock::Instance();
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(Delivery, PostsArriveRenderedAndInOrderPerChannel) {
+  StartEngine();
+  std::vector<int64_t> a, b;
+  for (int round = 0; round < 5; ++round) {
+    for (int64_t id : EnqueueNew(round * 10, round * 10 + 5, "sec/alerts")) a.push_back(id);
+    for (int64_t id : EnqueueNew(round * 10 + 5, round * 10 + 10, ops_)) b.push_back(id);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return emu_->TotalPosts() >= 50; }));
+  EXPECT_EQ(PostedIds(alerts_), a);
+  EXPECT_EQ(PostedIds(ops_), b);
+  const auto posts = emu_->Posts(alerts_);
+  EXPECT_THAT(posts.front().message, HasSubstr("New **high** vulnerability in Acme Web"));
+  EXPECT_TRUE(posts.front().notified_mentions.empty());
+  ASSERT_TRUE(WaitUntil([&] { return Counter("tocsin_deliveries_total", {"sent", "ok"}) >= 50; }));
+  EXPECT_EQ(Row(a.front()).channel_id, alerts_);
+  EXPECT_EQ(Row(b.back()).state, DeliveryState::kSent);
+  EXPECT_EQ(emu_->TotalPosts(), 50u);
+}
+
+TEST_F(Delivery, AStatusChangeRepliesUnderTheFirstPostAndUpdatesIt) {
+  StartEngine();
+  EnqueueNew(1, 2, "sec/alerts");
+  ASSERT_TRUE(emu_->WaitForPosts(1, kDeadline));
+  const auto change = Enqueue({StatusChangedEvent("acme", "fp-1", "resolved")}, "sec/alerts");
+  ASSERT_TRUE(WaitState(change[0], DeliveryState::kSent));
+  const auto posts = emu_->Posts(alerts_);
+  ASSERT_EQ(posts.size(), 2u);
+  EXPECT_EQ(posts[1].root_id, posts[0].id);
+  ASSERT_TRUE(WaitUntil([&] { return emu_->GetPost(posts[0].id)->edit_at > 0; }));
+  const auto root = *emu_->GetPost(posts[0].id);
+  EXPECT_THAT(root.message, HasSubstr("resolved"));
+  EXPECT_EQ(root.props["tocsin_thread_key"], "fp-1");
+}
+
+TEST_F(Delivery, A429StormDeliversEverythingExactlyOnceAndCountsNoAttempt) {
+  emu_->SetRateLimit(100, 10);
+  StartEngine();  // no client-side cap: only the server paces
+  std::vector<int64_t> ids;
+  const std::string channels[] = {"sec/alerts", "sec/ops"};
+  for (int i = 0; i < 4; ++i) {
+    for (int64_t id : EnqueueNew(i * 50, i * 50 + 50, channels[i % 2])) ids.push_back(id);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return emu_->TotalPosts() >= 200; }, 30s))
+      << emu_->TotalPosts() << " posts";
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  std::set<int64_t> unique;
+  for (const auto& c : {alerts_, ops_}) {
+    const auto posted = PostedIds(c);
+    EXPECT_TRUE(std::is_sorted(posted.begin(), posted.end()));
+    unique.insert(posted.begin(), posted.end());
+  }
+  EXPECT_EQ(unique.size(), 200u);
+  EXPECT_EQ(emu_->TotalPosts(), 200u);
+  for (int64_t id : ids) EXPECT_EQ(Row(id).attempts, 1) << id;  // a 429 is not an attempt
+  int limited = 0;
+  for (const auto& r : emu_->Requests()) limited += r.status == 429;
+  RecordProperty("responses_429", limited);
+}
+
+TEST_F(Delivery, AfterTheServerWasDownEverythingArrivesInOrder) {
+  FakeClock fake;
+  clock_ = &fake;
+  mmemu::Fault down;
+  down.kind = mmemu::FaultKind::kCloseConnection;
+  down.path_prefix = "/api/v4/posts";
+  emu_->SetFault(down);
+  StartEngine();
+  const auto ids = EnqueueNew(0, 10, "sec/alerts");
+  // The first create is dropped: the head waits out its backoff in doubt; the rest behind it.
+  ASSERT_TRUE(WaitUntil([&] { return Row(ids[0]).attempts == 1; }));
+  EXPECT_EQ(Row(ids[0]).state, DeliveryState::kSending);
+  EXPECT_EQ(Row(ids[1]).state, DeliveryState::kPending);
+  EXPECT_EQ(emu_->TotalPosts(), 0u);
+
+  emu_->SetFault(mmemu::Fault{});
+  fake.Advance(10min);
+  engine_->Wake();
+  ASSERT_TRUE(WaitUntil([&] { return emu_->TotalPosts() >= 10; }));
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  EXPECT_EQ(PostedIds(alerts_), ids);
+  EXPECT_EQ(Counter("tocsin_delivery_reconciles_total", {"not_found"}), 1);
+}
+
+TEST_F(Delivery, AnAnswerLostAfterTheCommitDoesNotMakeASecondPost) {
+  FakeClock fake;
+  clock_ = &fake;
+  mmemu::Fault lose;
+  lose.kind = mmemu::FaultKind::kLoseResponseAfterCommit;
+  lose.path_prefix = "/api/v4/posts";
+  // libcurl re-sends a request once by itself when a reused connection turns out dead, and the
+  // server's pending_post_id de-dup answers that repeat with the original post: lose both
+  // answers so the delivery really is left in doubt.
+  lose.count = 2;
+  emu_->SetFault(lose);
+  StartEngine();
+  const auto ids = EnqueueNew(0, 3, "sec/alerts");
+  ASSERT_TRUE(WaitUntil([&] { return Row(ids[0]).attempts == 1; }));
+  EXPECT_EQ(Row(ids[0]).state, DeliveryState::kSending);  // in doubt: the post exists, we lost it
+  EXPECT_EQ(emu_->TotalPosts(), 1u);
+  emu_->SetFault(mmemu::Fault{});
+
+  fake.Advance(10min);  // past the backoff and the server's 30 s de-dup window
+  engine_->Wake();
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  EXPECT_EQ(emu_->TotalPosts(), 3u);
+  EXPECT_EQ(PostedIds(alerts_), ids);
+  EXPECT_EQ(Row(ids[0]).post_id, emu_->Posts(alerts_)[0].id);
+  EXPECT_EQ(Counter("tocsin_delivery_reconciles_total", {"found"}), 1);
+}
+
+TEST_F(Delivery, ARevokedTokenPausesEverythingUntilTheTokenIsReplaced) {
+  StartEngine();
+  EnqueueNew(0, 1, "sec/alerts");
+  ASSERT_TRUE(emu_->WaitForPosts(1, kDeadline));
+  emu_->RevokeToken(token_);
+  const auto ids = EnqueueNew(1, 6, "sec/alerts");
+  const auto other = EnqueueNew(6, 8, "sec/ops");
+  ASSERT_TRUE(WaitUntil([&] { return integration_.Status() == "auth_failed"; }));
+  EXPECT_EQ(emu_->TotalPosts(), 1u);
+  EXPECT_EQ(Row(ids[0]).state, DeliveryState::kPending);
+  EXPECT_EQ(Row(ids[0]).attempts, 0);  // not spent
+  EXPECT_EQ(Row(ids[0]).last_error_code, "unauthorized");
+
+  // An admin saves a new token: the status is no longer auth_failed and delivery resumes.
+  const std::string fresh = emu_->CreateToken(bot_);
+  Connect(fresh);
+  integration_.SetStatus("unknown");
+  engine_->Wake();
+  ASSERT_TRUE(WaitUntil([&] { return emu_->TotalPosts() >= 8; }));
+  ASSERT_TRUE(WaitState(other.back(), DeliveryState::kSent));
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  EXPECT_EQ(integration_.Status(), "ok");
+}
+
+TEST_F(Delivery, AForbiddenChannelFailsItsDeliveryAndOtherChannelsGoOn) {
+  StartEngine();
+  const auto forbidden = EnqueueNew(0, 2, "sec/closed");
+  const auto fine = EnqueueNew(2, 4, "sec/alerts");
+  const auto missing = EnqueueNew(4, 5, "sec/nowhere");
+  ASSERT_TRUE(WaitState(forbidden[1], DeliveryState::kFailed));
+  ASSERT_TRUE(WaitState(missing[0], DeliveryState::kFailed));
+  ASSERT_TRUE(WaitState(fine[1], DeliveryState::kSent));
+  const auto row = Row(forbidden[0]);
+  EXPECT_EQ(row.state, DeliveryState::kFailed);
+  EXPECT_EQ(row.last_error_code, "forbidden");
+  EXPECT_THAT(row.last_error, HasSubstr("the bot is not a member of channel sec/closed: add it"));
+  EXPECT_THAT(Row(missing[0]).last_error, HasSubstr("channel sec/nowhere was not found"));
+  EXPECT_EQ(emu_->Posts(alerts_).size(), 2u);
+}
+
+TEST_F(Delivery, ManyNewFindingsBecomeOneDigestWithTheListInItsThread) {
+  StartEngine();
+  const auto ids = EnqueueNew(0, 25, "sec/alerts", /*digest_threshold=*/10);
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  ASSERT_TRUE(WaitUntil([&] { return emu_->Posts(alerts_).size() >= 2; }));
+  const auto posts = emu_->Posts(alerts_);
+  EXPECT_THAT(posts[0].message, HasSubstr("25 new vulnerabilities"));
+  std::string listed;
+  for (size_t i = 1; i < posts.size(); ++i) {
+    EXPECT_EQ(posts[i].root_id, posts[0].id);
+    listed += posts[i].message;
+  }
+  for (int i = 0; i < 25; ++i) EXPECT_THAT(listed, HasSubstr("fp-" + std::to_string(i)));
+  for (int64_t id : ids) {
+    EXPECT_EQ(Row(id).post_id, posts[0].id);
+    EXPECT_EQ(Row(id).digest_id, ids.front());
+  }
+}
+
+TEST_F(Delivery, ADigestFitsAnOldServersLimit) {
+  emu_->Stop();
+  mmemu::Options old_server;
+  old_server.max_post_runes = 4000;
+  old_server.legacy_length_error = true;  // v9.11's id for "too long"
+  Build(old_server);
+  StartEngine();
+  const auto ids = EnqueueNew(0, 300, "sec/alerts", /*digest_threshold=*/10);
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  const auto listed = [&] {
+    std::string all;
+    for (const auto& p : emu_->Posts(alerts_)) all += p.message + "\n";
+    return all;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return listed().find("fp-299\n") != std::string::npos; }));
+  for (const auto& p : emu_->Posts(alerts_)) EXPECT_LE(CountRunes(p.message), 4000u);
+  EXPECT_EQ(Counter("tocsin_delivery_followups_total", {"digest_reply", "rerendered"}), 0);
+}
+
+TEST_F(Delivery, RepliesRefusedAsTooLongAreRenderedAgainSmallerNotCut) {
+  emu_->Stop();
+  mmemu::Options tiny;
+  tiny.max_post_runes = 1500;
+  Build(tiny);
+  StartEngine();
+  const auto ids = EnqueueNew(0, 60, "sec/alerts", /*digest_threshold=*/10);
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  const auto listed = [&] {
+    std::string all;
+    for (const auto& p : emu_->Posts(alerts_)) all += p.message + "\n";
+    return all;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return listed().find("fp-59\n") != std::string::npos; }));
+  for (int i = 0; i < 60; ++i) EXPECT_THAT(listed(), HasSubstr("fp-" + std::to_string(i) + "\n"));
+  for (const auto& p : emu_->Posts(alerts_)) EXPECT_LE(CountRunes(p.message), 1500u);
+  EXPECT_GE(Counter("tocsin_delivery_followups_total", {"digest_reply", "rerendered"}), 1);
+}
+
+TEST_F(Delivery, StopFinishesTheRequestInFlight) {
+  mmemu::Fault slow;
+  slow.kind = mmemu::FaultKind::kDelay;
+  slow.delay_ms = 300;
+  slow.path_prefix = "/api/v4/posts";
+  emu_->SetFault(slow);
+  StartEngine();
+  const auto ids = EnqueueNew(0, 5, "sec/alerts");
+  ASSERT_TRUE(emu_->WaitForHeldRequests(1, kDeadline));
+  engine_->Stop();
+  EXPECT_EQ(Row(ids[0]).state,
+            DeliveryState::kSent);  // answered, and recorded, before Stop returned
+  EXPECT_EQ(Row(ids[1]).state, DeliveryState::kPending);
+  EXPECT_EQ(emu_->TotalPosts(), 1u);
+}
+
+TEST_F(Delivery, NothingIsClaimedWhileTheIntegrationIsInactive) {
+  integration_.Set(std::nullopt);
+  StartEngine();
+  const auto ids = EnqueueNew(0, 1, "sec/alerts");
+  EXPECT_FALSE(emu_->WaitForPosts(1, 300ms));
+  EXPECT_EQ(Row(ids[0]).attempts, 0);
+  Connect(token_);
+  engine_->Wake();
+  ASSERT_TRUE(WaitState(ids[0], DeliveryState::kSent));
+}
+
+}  // namespace
+}  // namespace tocsin::outbox
