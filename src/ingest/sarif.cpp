@@ -405,10 +405,7 @@ class Walker {
     }
     od::object root;
     if (auto e = doc.get_object().get(root)) {
-      if (e == simdjson::INCORRECT_TYPE) {
-        return Fail("invalid_sarif", "a SARIF log is a JSON object; this document is not",
-                    std::string(kHint));
-      }
+      if (e == simdjson::INCORRECT_TYPE) return NotAnObject(doc);
       Check(e, "");
       return Unexpected(std::move(*error_));
     }
@@ -434,6 +431,46 @@ class Walker {
 
  private:
   // ---- error plumbing
+
+  // The root is not an object: a JSON value of another type, or no JSON at all ("hello" starts
+  // like the atom true). Reading the lone value tells the two apart.
+  static Unexpected NotAnObject(od::document& doc) {
+    od::json_type t;
+    std::string_view kind;
+    if (!doc.type().get(t)) {
+      switch (t) {
+        case od::json_type::array:
+          kind = "an array";
+          break;
+        case od::json_type::string: {
+          std::string_view s;
+          if (!doc.get_string().get(s)) kind = "a string";
+          break;
+        }
+        case od::json_type::number: {
+          double d;
+          if (!doc.get_double().get(d)) kind = "a number";
+          break;
+        }
+        case od::json_type::boolean: {
+          bool b;
+          if (!doc.get_bool().get(b)) kind = "a boolean";
+          break;
+        }
+        case od::json_type::null: {
+          bool n = false;
+          if (!doc.is_null().get(n) && n) kind = "null";
+          break;
+        }
+        case od::json_type::object:
+          break;
+      }
+    }
+    if (kind.empty()) return Fail("invalid_sarif", "the document is not valid JSON", std::string(kHint));
+    return Fail("invalid_sarif",
+                "a SARIF log is a JSON object; this document is " + std::string(kind),
+                std::string(kHint));
+  }
 
   void SetError(std::string code, std::string message) {
     if (error_) return;
@@ -605,10 +642,10 @@ class Walker {
   // ---- property bags (lenient: not part of the schema, so odd types are ignored)
 
   // A scalar property as text: strings as they are, numbers printed, anything else "".
-  bool ReadLooseText(od::value& v, std::string& out) {
+  bool ReadLooseText(od::value& v, std::string& out, size_t max_chars = kMaxKeyChars) {
     od::json_type t;
     if (!TypeOf(v, t)) return false;
-    if (t == od::json_type::string) return ReadString(v, kMaxKeyChars, out);
+    if (t == od::json_type::string) return ReadString(v, max_chars, out);
     if (t == od::json_type::number) {
       double d = 0;
       if (auto e = v.get_double().get(d)) return Check(e, "a number");
@@ -719,11 +756,11 @@ class Walker {
         return true;
       }
       if (key == "purl" || key == "packageUrl" || key == "package_url" || key == "packageURL") {
-        return ReadLooseText(x, p.purl);
+        return ReadLooseText(x, p.purl, limits_.max_component);
       }
       if (key == "package" || key == "packageName" || key == "package_name" ||
           key == "component" || key == "dependency") {
-        if (!ReadLooseText(x, s)) return false;
+        if (!ReadLooseText(x, s, limits_.max_component)) return false;
         if (p.package.empty()) p.package = std::move(s);
         return true;
       }
@@ -1585,19 +1622,8 @@ Result<size_t> Inflate(std::string_view data, size_t max_out, char* out, size_t 
 
 Result<std::string> Gunzip(std::string_view data, size_t max_out, size_t padding) {
   if (!IsGzip(data)) return Fail("invalid_sarif", "the body is not gzip (no 1f 8b magic)");
-  // The last member's trailer holds its size mod 2^32, and zlib checks it: a stated size above
-  // the cap is either true (too large) or a lie (corrupt). Either way, stop before inflating.
-  if (data.size() >= 18 && max_out < (size_t{1} << 32)) {
-    const auto* t = reinterpret_cast<const unsigned char*>(data.data() + data.size() - 4);
-    const uint32_t isize = uint32_t{t[0]} | uint32_t{t[1]} << 8 | uint32_t{t[2]} << 16 |
-                           uint32_t{t[3]} << 24;
-    if (isize > max_out) {
-      return Fail("payload_too_large",
-                  "the gzip body inflates to more than " + FormatBytes(max_out) +
-                      " (the limit on an inflated scan)",
-                  "raise limits.max_scan_body or split the scan");
-    }
-  }
+  // The trailer's size field is not trusted (a truncated body ends in arbitrary bytes, a bomb
+  // may lie): a first pass counts the output in a small buffer and stops at the cap.
   auto size = Inflate(data, max_out, nullptr, 0);
   if (!size) return Unexpected(std::move(size.error()));
   std::string out(*size + padding, ' ');

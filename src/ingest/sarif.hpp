@@ -92,9 +92,9 @@ Result<ParsedScan> ReadSarifBuffer(std::string&& document, const SarifLimits& li
 bool IsGzip(std::string_view data);
 
 // Inflates a gzip stream (concatenated members too). More than `max_out` bytes → Error
-// "payload_too_large" naming the cap; the check runs before the output is allocated (trailer
-// size, then a counting pass with a small buffer), so a bomb costs time bounded by the cap, not
-// memory. Corrupt data → "invalid_sarif". `padding` extra bytes (spaces) follow the output in the
+// "payload_too_large" naming the cap; a first pass counts the output in a 64 KiB buffer and
+// stops at the cap, then a second inflates into an exactly sized buffer, so a bomb costs
+// inflating `max_out` bytes, never `max_out` bytes of memory. Corrupt data → "invalid_sarif". `padding` extra bytes (spaces) follow the output in the
 // string, for simdjson: the returned size() includes them.
 Result<std::string> Gunzip(std::string_view data, size_t max_out, size_t padding = 0);
 

@@ -1,6 +1,7 @@
 // Helpers for the SARIF tests: fixtures from tests/data/sarif, small edits of them, gzip.
 #pragma once
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
