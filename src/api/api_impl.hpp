@@ -10,6 +10,8 @@
 #include "api/json_input.hpp"
 #include "api/responses.hpp"
 #include "api/router.hpp"
+#include "api/session.hpp"
+#include "api/web_ui.hpp"
 #include "core/strings.hpp"
 #include "core/version.hpp"
 
@@ -30,6 +32,11 @@ class Api {
   Response Handle(const Request& req) {
     const auto start = std::chrono::steady_clock::now();
     Response r = router_.Dispatch(req);
+    // The web UI (web_ui.hpp): its files, and index.html for its client-side routes.
+    if (r.status == 404) {
+      if (auto ui = web_.Serve(req)) r = std::move(*ui);
+    }
+    AddSecurityHeaders(&r);
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
@@ -48,7 +55,10 @@ class Api {
   Router::Fn Auth(Authed fn, bool admin_only) {
     return [this, fn = std::move(fn), admin_only](const Request& req, const RouteMatch& m) {
       auto principal = Authenticate(req);
-      if (!principal) return ErrorResponse(principal.error());
+      if (!principal) {
+        return ErrorResponse(principal.error(),
+                             principal.error().code == "csrf_failed" ? 403 : 0);
+      }
       if (admin_only && !principal->IsAdmin()) {
         return ErrorResponse(Error{"forbidden",
                                    "this endpoint needs an admin token; token '" +
@@ -64,7 +74,11 @@ class Api {
         "send Authorization: Bearer <api token>; the first admin token is in "
         "<data-dir>/admin-token, more come from `tocsin token create`";
     const auto header = req.Header("authorization");
-    if (!header) return Fail("unauthorized", "the Authorization header is missing", kHint);
+    if (!header) {
+      // The web UI's alternative: a session cookie (+ X-CSRF-Token when changing state).
+      if (auto id = SessionIdOf(req)) return AuthenticateSession(req, *id);
+      return Fail("unauthorized", "the Authorization header is missing", kHint);
+    }
     const std::string_view h = Trim(*header);
     if (h.size() < 7 || ToLower(h.substr(0, 7)) != "bearer ") {
       return Fail("unauthorized", "the Authorization header must use the Bearer scheme", kHint);
@@ -125,6 +139,7 @@ class Api {
                   return TestMattermost(req);
                 }, true));
     AddPipelineRoutes();
+    AddSessionRoutes();
     router_.Add("GET", "/api/v1/audit",
                 Auth([this](const Request& req, const RouteMatch&, const Principal&) {
                   return ListAudit(req);
@@ -207,12 +222,22 @@ class Api {
     return JsonResponse(200, {{"items", items}, {"next_cursor", next}});
   }
 
+  // The web UI's sign-in sessions (session_api.cpp).
+  void AddSessionRoutes();
+  static std::optional<std::string> SessionIdOf(const Request& req);
+  Result<Principal> AuthenticateSession(const Request& req, const std::string& id);
+  Response CreateSession(const Request& req);
+  Response GetSession(const Request& req);
+  Response DeleteSession(const Request& req);
+
   void AddPipelineRoutes();
   Response CreateProject(const Request& req, const Principal& who);
   Response PatchProject(const Request& req, const std::string& name, const Principal& who);
   Response PutLink(const Request& req, const std::string& name, const Principal& who);
   Response PreviewLink(const Request& req, const std::string& name, const Principal& who);
   Response PostEvents(const Request& req, const Principal& who);
+  Response PostScan(const Request& req, const std::string& name, const Principal& who);
+  Response ListScans(const Request& req, const std::string& name, const Principal& who);
   Response ListFindings(const Request& req, const std::string& name, const Principal& who);
   Response GetFinding(const std::string& id, const Principal& who);
   Response PatchFinding(const Request& req, const std::string& id, const Principal& who);
@@ -222,6 +247,8 @@ class Api {
   ApiDeps d_;
   Router router_;
   MetricFamily* requests_ = nullptr;
+  SessionStore sessions_{d_.clock};
+  WebUi web_;
 };
 
 }  // namespace tocsin::api::internal
