@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 build=${TOCSIN_TEST_BUILD:-build-test}
 ./scripts/build.sh "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOCSIN_SANITIZE=ON -DTOCSIN_WERROR=ON
+# The browser tests' one npm package (playwright-core, pinned in tests/e2e/package-lock.json).
+if [[ ! -d tests/e2e/node_modules ]]; then npm ci --prefix tests/e2e --no-audit --no-fund; fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 300 "$@"

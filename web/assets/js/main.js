@@ -94,15 +94,15 @@ function shell(nav, path) {
   }
   links.push(navLink('/projects', mine ? 'Project' : 'Projects', 'folder', nav === 'projects'));
   links.push(navLink('/deliveries', 'Deliveries', 'send', nav === 'deliveries'));
-  const aside = h('aside', {class: 'sidebar'},
+  const aside = h('aside', {class: 'sidebar'}, h('div', {class: 'sidebar-inner'},
     h('a', {class: 'brand', href: homePath(), 'aria-label': 'Tocsin home'}, logo('tocsin'), h('span', {class: 'brand-name'}, 'Tocsin')),
     h('nav', {class: 'nav', 'aria-label': 'Main'}, links),
     h('div', {class: 'sidebar-foot'},
       h('p', {class: 'who'},
         h('span', {class: 'sr-only'}, 'Signed in as '),
         h('span', {class: 'who-name'}, state.me.name),
-        h('span', {class: 'who-role'}, state.me.role)),
-      h('button', {type: 'button', class: 'btn btn-ghost btn-small', onclick: signOut}, 'Sign out')));
+        h('span', {class: 'who-role'}, `Role: ${state.me.role}`)),
+      h('button', {type: 'button', class: 'btn btn-ghost btn-small', onclick: signOut}, 'Sign out'))));
   return {root: h('div', {class: 'shell'}, aside, page), page};
 }
 

@@ -123,7 +123,7 @@ export async function renderDeliveries(ctx) {
       h('table', {'data-testid': 'deliveries'},
         h('caption', {class: 'sr-only'}, 'Deliveries'),
         h('thead', {}, h('tr', {},
-          ['ID', 'Created', 'Project', 'Channel', 'Event', 'State', 'Attempts', 'Last error', 'Post'].map((t) => h('th', {scope: 'col'}, t)),
+          ['Delivery', 'Channel', 'Event', 'State', 'Last error', 'Post'].map((t) => h('th', {scope: 'col'}, t)),
           h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')))),
         h('tbody', {}, rows))));
     if (focused) {
@@ -146,13 +146,12 @@ function row(d, onRetry) {
     retry.addEventListener('click', () => onRetry(retry));
   }
   return h('tr', {'data-testid': 'delivery-row', 'data-state': d.state},
-    h('td', {class: 'mono'}, String(d.id)),
-    h('td', {class: 'nowrap'}, timeEl(d.created_at)),
-    h('td', {}, h('a', {href: `/projects/${enc(d.project)}/findings`}, d.project)),
-    h('td', {class: 'mono'}, d.channel),
+    h('td', {class: 'nowrap'}, h('div', {class: 'mono'}, `#${d.id}`), h('div', {class: 'sub'}, timeEl(d.created_at))),
+    h('td', {}, h('div', {class: 'mono'}, d.channel),
+      h('div', {class: 'sub'}, h('a', {href: `/projects/${enc(d.project)}/findings`}, d.project))),
     h('td', {}, EVENT_LABEL[d.event_type] || d.event_type, d.kind && d.kind !== 'event' ? h('div', {class: 'sub'}, d.kind) : null),
-    h('td', {}, h('span', {class: `pill ${STATE_PILL[d.state] || ''}`}, d.state)),
-    h('td', {class: 'mono'}, String(d.attempts)),
+    h('td', {class: 'nowrap'}, h('span', {class: `pill ${STATE_PILL[d.state] || ''}`}, d.state),
+      h('div', {class: 'sub'}, `${d.attempts} attempt${d.attempts === 1 ? '' : 's'}`)),
     h('td', {class: 'error-cell'},
       d.last_error ? [h('div', {}, d.last_error), d.last_error_code ? h('div', {class: 'sub mono'}, d.last_error_code) : null,
         hint ? h('div', {class: 'hint'}, hint) : null] : h('span', {class: 'muted'}, '—')),

@@ -154,9 +154,9 @@ export async function renderProjectSettings(ctx) {
         x.ok
           ? notice('ok', `${x.channel}: ${x.message || 'Test message posted'}`)
           : notice('error', `${x.channel}: ${x.message || x.code}`, `Code: ${x.code}`, x.hint)));
-      testResults.replaceChildren(
+      testResults.replaceChildren(...[
         dirty ? h('p', {class: 'small muted'}, 'The test used the saved routes; your unsaved changes were not included.') : null,
-        h('ul', {class: 'results', 'aria-label': 'Test message results'}, items));
+        h('ul', {class: 'results', 'aria-label': 'Test message results'}, items)].filter(Boolean));
     } catch (err) {
       testResults.replaceChildren(notice('error', err.message, null, err.hint));
     }
@@ -239,7 +239,7 @@ function thresholdEditor(t, onRemove) {
     value: String(v.count ?? 5)})});
   const remove = h('button', {type: 'button', class: 'btn btn-danger btn-small'}, icon('trash'), 'Remove');
   remove.addEventListener('click', onRemove);
-  const el = h('div', {class: 'threshold-row'}, severity.wrap, count.wrap, h('div', {class: 'field'}, remove));
+  const el = h('div', {class: 'threshold-row'}, severity.wrap, count.wrap, remove);
   return {
     el, severity: severity.input,
     setIndex(i) { remove.setAttribute('aria-label', `Remove threshold ${i + 1}`); },
