@@ -4,7 +4,8 @@
 // Two halves:
 // - IngestTx: one open write transaction in which an accepted event, the finding changes it
 //   implies and its deliveries are written together (the transactional outbox). Obtained only
-//   through Store::Transact, which commits when the callback succeeds and rolls back otherwise.
+//   through PipelineStore::Transact, which commits when the callback succeeds and rolls back
+//   otherwise.
 // - Outbox: what the delivery workers need — claim a channel (lease), read its queue in order,
 //   record each outcome. Per-channel order is the store's invariant: a channel's deliveries are
 //   handed out oldest first, and a channel is leased to one worker (one instance) at a time.
