@@ -102,11 +102,18 @@ std::string_view Name(IdentitySource s) {
 }
 
 bool IsPlaceholderFingerprint(std::string_view value) {
-  const std::string v = ToLower(Trim(value));
+  const std::string_view v = Trim(value);
   static constexpr std::string_view kPlaceholders[] = {
       "", "requires login", "null", "none", "undefined", "n/a", "unknown", "0"};
-  return std::find(std::begin(kPlaceholders), std::end(kPlaceholders), v) !=
-         std::end(kPlaceholders);
+  if (v.size() > 14) return false;  // the longest placeholder; real fingerprints are longer
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (std::string_view p : kPlaceholders) {
+    if (p.size() == v.size() &&
+        std::equal(p.begin(), p.end(), v.begin(), [&](char a, char b) { return a == lower(b); })) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string HashParts(std::initializer_list<std::string_view> parts) {
@@ -181,19 +188,25 @@ std::string ScannerSlug(std::string_view name) {
 
 std::vector<Identity> AssignIdentities(std::string_view scanner,
                                        std::span<const IdentityInput> run) {
-  std::vector<std::vector<Candidate>> candidates;
-  candidates.reserve(run.size());
-  for (const auto& in : run) candidates.push_back(Candidates(in));
-
   // A value seen in two contexts identifies nothing. Only the first context is kept.
   struct Seen {
     std::string first_context;
     bool repeated = false;
   };
   std::unordered_map<std::string, Seen> seen;
+  seen.reserve(run.size());
+  std::vector<std::vector<Candidate>> candidates;
+  std::vector<std::vector<const Seen*>> verdicts;  // per candidate; nullptr for a placeholder
+  candidates.reserve(run.size());
+  verdicts.reserve(run.size());
   for (size_t i = 0; i < run.size(); ++i) {
-    for (const auto& c : candidates[i]) {
-      if (IsPlaceholderFingerprint(c.value)) continue;
+    candidates.push_back(Candidates(run[i]));
+    verdicts.emplace_back();
+    for (const auto& c : candidates.back()) {
+      if (IsPlaceholderFingerprint(c.value)) {
+        verdicts.back().push_back(nullptr);
+        continue;
+      }
       std::string ctx = Context(c, run[i]);
       auto [it, inserted] = seen.try_emplace(ValueKey(c));
       if (inserted) {
@@ -201,6 +214,7 @@ std::vector<Identity> AssignIdentities(std::string_view scanner,
       } else if (it->second.first_context != ctx) {
         it->second.repeated = true;
       }
+      verdicts.back().push_back(&it->second);  // node-based map: the pointer stays valid
     }
   }
 
@@ -210,8 +224,9 @@ std::vector<Identity> AssignIdentities(std::string_view scanner,
     const IdentityInput& in = run[i];
     Identity id;
     std::string digest;
-    for (const auto& c : candidates[i]) {
-      if (IsPlaceholderFingerprint(c.value) || seen.at(ValueKey(c)).repeated) {
+    for (size_t k = 0; k < candidates[i].size(); ++k) {
+      const Candidate& c = candidates[i][k];
+      if (!verdicts[i][k] || verdicts[i][k]->repeated) {
         ++id.skipped;
         continue;
       }

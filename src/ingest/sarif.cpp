@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstring>
 #include <cmath>
+#include <cstring>
+#include <iterator>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -272,6 +274,12 @@ struct Props {
   std::string purl, package, version;
   std::string parameter;
 
+  bool Empty() const {
+    return !security_severity && !severity && !riskcode && !tag_severity && cwe.empty() &&
+           cve.empty() && !cvss && purl.empty() && package.empty() && version.empty() &&
+           parameter.empty();
+  }
+
   std::string Component() const {
     if (!purl.empty()) return purl;
     if (package.empty()) return {};
@@ -300,26 +308,40 @@ struct RawLocation {
   RawArtifact artifact;
   int64_t line = 0;
   std::string snippet;
+};
+
+// What few results have, kept apart so that a log of a million results costs less.
+struct RawResultExtras {
+  std::string component_name, component_guid;  // rule.toolComponent by name or guid
+  std::vector<std::string> arguments;           // message.arguments
+  std::string correlation_guid;
   std::string logical;  // a package-like logical location
+  Props props;
 };
 
 struct RawResult {
-  std::string rule_id;
+  std::string rule_id;   // ruleId, else rule.id
+  bool rule_id_from_ref = false;
   int64_t rule_index = -1;
-  std::string rule_ref_id;
   int64_t rule_ref_index = -1;
   bool has_component = false;
   int64_t component_index = -1;
-  std::string component_name, component_guid;
   std::string level, kind;
   std::string message;
-  std::vector<std::string> arguments;
   bool has_location = false;
   RawLocation location;
   std::vector<std::pair<std::string, std::string>> fingerprints, partial_fingerprints;
-  std::string correlation_guid;
   bool suppressed = false;
-  Props props;
+  std::unique_ptr<RawResultExtras> extras;
+
+  RawResultExtras& Extras() {
+    if (!extras) extras = std::make_unique<RawResultExtras>();
+    return *extras;
+  }
+  const RawResultExtras& X() const {
+    static const RawResultExtras kNone;
+    return extras ? *extras : kNone;
+  }
 };
 
 struct RawBase {
@@ -352,6 +374,147 @@ struct RawLog {
   std::vector<RawRun> runs;
   int64_t truncated = 0;
 };
+
+// ---------------------------------------------------------------------------------------------
+// The layout pass: one byte-level pass before simdjson, for two reasons. simdjson's On-Demand
+// parser does not enforce a depth limit, so this pass does. And simdjson's index costs 4 bytes
+// per JSON token of the document it parses (about as much as the document again for SARIF,
+// plus the unescaped keys): so the results arrays of the runs, where nearly all of a big log
+// is, are found here and each result is parsed as a document of its own; then the arrays are
+// blanked and the rest of the log is parsed in one piece. Peak memory stays near the size of
+// the document instead of twice or three times it.
+
+struct ResultsArray {
+  size_t run = 0;              // index of its run among all runs of the log
+  size_t open = 0, close = 0;  // offsets of its '[' and ']'
+  bool by_element = true;      // every element is an object: parse them one by one
+  std::vector<std::pair<size_t, size_t>> elements;  // [begin, end) of each result object
+};
+
+struct Layout {
+  size_t too_deep_at = std::string_view::npos;
+  bool well_formed = false;  // brackets balance, strings close: the offsets can be trusted
+  std::vector<ResultsArray> results;
+};
+
+Layout ScanLayout(std::string_view json, size_t max_depth) {
+  enum class Role : uint8_t { kGeneric, kRoot, kRuns, kRun, kResults, kResult };
+  struct Frame {
+    Role role;
+    bool is_object;
+    bool expect_key;
+    size_t run;  // for kRun: its index
+    size_t begin;
+  };
+  enum class Pending { kNone, kRuns, kResults };
+  Layout out;
+  std::vector<Frame> stack;
+  stack.reserve(std::min<size_t>(max_depth, 1024) + 1);
+  Pending pending = Pending::kNone;
+  size_t runs_seen = 0;
+  const char* const base = json.data();
+  const char* p = base;
+  const char* const end = p + json.size();
+  auto in_results = [&] { return !stack.empty() && stack.back().role == Role::kResults; };
+  while (p < end) {
+    const char c = *p;
+    switch (c) {
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+      case ':':
+        ++p;
+        continue;
+      case '"': {
+        const char* q = p + 1;
+        bool escaped_somewhere = false;
+        for (;;) {
+          const void* hit = std::memchr(q, '"', static_cast<size_t>(end - q));
+          if (!hit) return out;  // unclosed: simdjson reports it
+          const char* quote = static_cast<const char*>(hit);
+          size_t backslashes = 0;
+          for (const char* b = quote; b > q && b[-1] == '\\'; --b) ++backslashes;
+          if (backslashes) escaped_somewhere = true;
+          q = quote + 1;
+          if (backslashes % 2 == 0) break;
+        }
+        const std::string_view text(p + 1, static_cast<size_t>(q - p - 2));
+        pending = Pending::kNone;
+        if (!stack.empty() && stack.back().is_object && stack.back().expect_key) {
+          stack.back().expect_key = false;
+          // An escaped key ("\u0072uns") is simply not recognised here: that part of the log
+          // is then parsed in one piece, which is correct, only larger.
+          if (!escaped_somewhere && stack.back().role == Role::kRoot && text == "runs") {
+            pending = Pending::kRuns;
+          } else if (!escaped_somewhere && stack.back().role == Role::kRun && text == "results") {
+            pending = Pending::kResults;
+          }
+        } else if (in_results()) {
+          out.results.back().by_element = false;
+        }
+        p = q;
+        continue;
+      }
+      case '{':
+      case '[': {
+        if (stack.size() + 1 > max_depth) {
+          out.too_deep_at = static_cast<size_t>(p - base);
+          return out;
+        }
+        Frame f{Role::kGeneric, c == '{', c == '{', 0, static_cast<size_t>(p - base)};
+        if (stack.empty()) {
+          if (c == '{') f.role = Role::kRoot;
+        } else if (pending == Pending::kRuns && c == '[') {
+          f.role = Role::kRuns;
+        } else if (pending == Pending::kResults && c == '[') {
+          f.role = Role::kResults;
+          out.results.push_back({stack.back().run, f.begin, 0, true, {}});
+        } else if (stack.back().role == Role::kRuns && c == '{') {
+          f.role = Role::kRun;
+          f.run = runs_seen++;
+        } else if (stack.back().role == Role::kResults) {
+          if (c == '{') {
+            f.role = Role::kResult;
+          } else {
+            out.results.back().by_element = false;
+          }
+        }
+        pending = Pending::kNone;
+        stack.push_back(f);
+        ++p;
+        continue;
+      }
+      case '}':
+      case ']': {
+        if (stack.empty() || stack.back().is_object != (c == '}')) return out;
+        const Frame f = stack.back();
+        stack.pop_back();
+        if (f.role == Role::kResult) {
+          out.results.back().elements.emplace_back(f.begin, static_cast<size_t>(p - base) + 1);
+        } else if (f.role == Role::kResults) {
+          out.results.back().close = static_cast<size_t>(p - base);
+        }
+        pending = Pending::kNone;
+        ++p;
+        continue;
+      }
+      case ',':
+        if (!stack.empty() && stack.back().is_object) stack.back().expect_key = true;
+        pending = Pending::kNone;
+        ++p;
+        continue;
+      default:
+        // Scalars (numbers, true, false, null) and anything that is not JSON.
+        if (in_results()) out.results.back().by_element = false;
+        pending = Pending::kNone;
+        ++p;
+        continue;
+    }
+  }
+  out.well_formed = stack.empty();
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 // The walk: one forward pass over the document, On-Demand.
@@ -396,6 +559,41 @@ class Walker {
  public:
   explicit Walker(const SarifLimits& limits) : limits_(limits) {}
 
+  // Reads the results arrays that `layout` found one result at a time (each a document of its
+  // own inside `data`), then blanks them so that Walk parses only the rest. False on an error.
+  bool ReadResultsByElement(const Layout& layout, char* data, size_t capacity) {
+    od::parser parser;
+    for (const ResultsArray& array : layout.results) {
+      if (!array.by_element || array.close == 0) continue;
+      if (chunked_.size() <= array.run) chunked_.resize(array.run + 1);
+      std::vector<RawResult>& out = chunked_[array.run];
+      path_.Push("runs");
+      path_.Push(array.run);
+      path_.Push("results");
+      for (size_t i = 0; i < array.elements.size(); ++i) {
+        const auto [begin, end] = array.elements[i];
+        path_.Push(i);
+        if (!CountResult()) return false;
+        od::document doc;
+        if (auto e = parser.iterate(data + begin, end - begin, capacity - begin).get(doc)) {
+          return Check(e, "");
+        }
+        od::value v;
+        if (auto e = doc.get_value().get(v)) return Check(e, "");
+        out.emplace_back();
+        if (!ReadResult(v, out.back())) return false;
+        path_.Pop();
+      }
+      path_.Pop();
+      path_.Pop();
+      path_.Pop();
+      std::memset(data + array.open + 1, ' ', array.close - array.open - 1);
+    }
+    return true;
+  }
+
+  Unexpected TakeError() { return Unexpected(std::move(*error_)); }
+
   Result<RawLog> Walk(simdjson::padded_string_view json) {
     od::parser parser;
     od::document doc;
@@ -435,7 +633,7 @@ class Walker {
   // The root is not an object: a JSON value of another type, or no JSON at all ("hello" starts
   // like the atom true). Reading the lone value tells the two apart.
   static Unexpected NotAnObject(od::document& doc) {
-    od::json_type t;
+    od::json_type t{};
     std::string_view kind;
     if (!doc.type().get(t)) {
       switch (t) {
@@ -549,7 +747,7 @@ class Walker {
   // Calls f(key, value) for each member of an object value; null reads as absent.
   template <typename F>
   bool ForObject(od::value& v, F&& f) {
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t == od::json_type::null) return true;
     od::object obj;
@@ -560,7 +758,7 @@ class Walker {
   // Calls f(index, value) for each element of an array value; null reads as absent.
   template <typename F>
   bool ForArray(od::value& v, F&& f) {
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t == od::json_type::null) return true;
     od::array arr;
@@ -579,7 +777,7 @@ class Walker {
   }
 
   bool ReadString(od::value& v, size_t max_chars, std::string& out) {
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t == od::json_type::null) return true;
     std::string_view s;
@@ -589,7 +787,7 @@ class Walker {
   }
 
   bool ReadInt(od::value& v, int64_t& out) {
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t == od::json_type::null) return true;
     if (t != od::json_type::number) return Check(simdjson::INCORRECT_TYPE, "an integer");
@@ -602,7 +800,7 @@ class Walker {
   }
 
   bool ReadBool(od::value& v, std::optional<bool>& out) {
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t == od::json_type::null) return true;
     bool b = false;
@@ -643,7 +841,7 @@ class Walker {
 
   // A scalar property as text: strings as they are, numbers printed, anything else "".
   bool ReadLooseText(od::value& v, std::string& out, size_t max_chars = kMaxKeyChars) {
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t == od::json_type::string) return ReadString(v, max_chars, out);
     if (t == od::json_type::number) {
@@ -659,7 +857,7 @@ class Walker {
   }
 
   bool ReadLooseNumber(od::value& v, std::optional<double>& out) {
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t == od::json_type::number) {
       double d = 0;
@@ -716,11 +914,11 @@ class Walker {
         return true;
       }
       if (key == "tags") {
-        od::json_type t;
+        od::json_type t{};
         if (!TypeOf(x, t)) return false;
         if (t != od::json_type::array) return true;
         return ForArray(x, [&](size_t, od::value& tag) {
-          od::json_type tt;
+          od::json_type tt{};
           if (!TypeOf(tag, tt)) return false;
           if (tt != od::json_type::string) return true;
           if (!ReadString(tag, kMaxKeyChars, s)) return false;
@@ -729,7 +927,7 @@ class Walker {
         });
       }
       if (key == "cwe" || key == "cweid" || key == "cweId" || key == "cwe_id" || key == "cwe-id") {
-        od::json_type t;
+        od::json_type t{};
         if (!TypeOf(x, t)) return false;
         if (t == od::json_type::array) {
           return ForArray(x, [&](size_t, od::value& item) {
@@ -779,7 +977,7 @@ class Walker {
 
   bool ReadRuns(od::value& v) {
     log_.has_runs = true;
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t == od::json_type::null) {
       log_.runs_null = true;
@@ -787,13 +985,25 @@ class Walker {
     }
     if (t != od::json_type::array) return Check(simdjson::INCORRECT_TYPE, "an array of runs");
     return ForArray(v, [&](size_t, od::value& run) {
+      const size_t index = log_.runs.size();
       log_.runs.emplace_back();
-      return ReadRun(run, log_.runs.back());
+      if (!ReadRun(run, log_.runs.back())) return false;
+      // Results read one by one before the walk (ReadResultsByElement) join their run.
+      if (index < chunked_.size() && !chunked_[index].empty()) {
+        auto& results = log_.runs.back().results;
+        if (results.empty()) {
+          results = std::move(chunked_[index]);
+        } else {
+          std::move(chunked_[index].begin(), chunked_[index].end(), std::back_inserter(results));
+        }
+        std::vector<RawResult>().swap(chunked_[index]);
+      }
+      return true;
     });
   }
 
   bool RequireObject(od::value& v, std::string_view what) {
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t != od::json_type::object) return Check(simdjson::INCORRECT_TYPE, what);
     return true;
@@ -977,39 +1187,61 @@ class Walker {
   }
 
   bool ReadResults(od::value& v, RawRun& run) {
-    od::json_type t;
+    od::json_type t{};
     if (!TypeOf(v, t)) return false;
     if (t == od::json_type::null) return true;  // "not computed"
     if (t != od::json_type::array) return Check(simdjson::INCORRECT_TYPE, "an array of results");
     run.results_present = true;
     return ForArray(v, [&](size_t, od::value& r) {
-      if (results_ >= limits_.max_results) {
-        SetError("payload_too_large", "the log has more than " +
-                                          std::to_string(limits_.max_results) +
-                                          " results (the limit per scan)");
-        return false;
-      }
-      ++results_;
+      if (!CountResult()) return false;
       if (!RequireObject(r, "a result object")) return false;
       run.results.emplace_back();
       return ReadResult(r, run.results.back());
     });
   }
 
+  bool CountResult() {
+    if (results_ >= limits_.max_results) {
+      SetError("payload_too_large", "the log has more than " +
+                                        std::to_string(limits_.max_results) +
+                                        " results (the limit per scan)");
+      return false;
+    }
+    ++results_;
+    return true;
+  }
+
   bool ReadResult(od::value& v, RawResult& r) {
     return ForObject(v, [&](std::string_view key, od::value& x) {
-      if (key == "ruleId") return ReadString(x, limits_.max_rule_id, r.rule_id);
+      if (key == "ruleId") {
+        std::string id;
+        if (!ReadString(x, limits_.max_rule_id, id)) return false;
+        if (!id.empty() || r.rule_id_from_ref) {
+          r.rule_id = std::move(id);
+          r.rule_id_from_ref = false;
+        }
+        return true;
+      }
       if (key == "ruleIndex") return ReadInt(x, r.rule_index);
       if (key == "rule") {
         return ForObject(x, [&](std::string_view k, od::value& y) {
-          if (k == "id") return ReadString(y, limits_.max_rule_id, r.rule_ref_id);
+          if (k == "id") {
+            std::string id;
+            if (!ReadString(y, limits_.max_rule_id, id)) return false;
+            // ruleId wins over rule.id, whichever comes first.
+            if (r.rule_id.empty() && !id.empty()) {
+              r.rule_id = std::move(id);
+              r.rule_id_from_ref = true;
+            }
+            return true;
+          }
           if (k == "index") return ReadInt(y, r.rule_ref_index);
           if (k == "toolComponent") {
             r.has_component = true;
             return ForObject(y, [&](std::string_view tk, od::value& z) {
               if (tk == "index") return ReadInt(z, r.component_index);
-              if (tk == "name") return ReadString(z, kMaxNameChars, r.component_name);
-              if (tk == "guid") return ReadString(z, kMaxKeyChars, r.component_guid);
+              if (tk == "name") return ReadString(z, kMaxNameChars, r.Extras().component_name);
+              if (tk == "guid") return ReadString(z, kMaxKeyChars, r.Extras().component_guid);
               return true;
             });
           }
@@ -1020,7 +1252,10 @@ class Walker {
       if (key == "kind") return ReadString(x, kMaxKeyChars, r.kind);
       if (key == "message") {
         if (!RequireObject(x, "a message object")) return false;
-        return ReadMessage(x, limits_.max_description, r.message, &r.arguments);
+        std::vector<std::string> arguments;
+        if (!ReadMessage(x, limits_.max_description, r.message, &arguments)) return false;
+        if (!arguments.empty()) r.Extras().arguments = std::move(arguments);
+        return true;
       }
       if (key == "locations") {
         return ForArray(x, [&](size_t, od::value& loc) {
@@ -1030,7 +1265,12 @@ class Walker {
       }
       if (key == "fingerprints") return ReadStringMap(x, r.fingerprints);
       if (key == "partialFingerprints") return ReadStringMap(x, r.partial_fingerprints);
-      if (key == "correlationGuid") return ReadString(x, kMaxKeyChars, r.correlation_guid);
+      if (key == "correlationGuid") {
+        std::string guid;
+        if (!ReadString(x, kMaxKeyChars, guid)) return false;
+        if (!guid.empty()) r.Extras().correlation_guid = std::move(guid);
+        return true;
+      }
       if (key == "suppressions") {
         return ForArray(x, [&](size_t, od::value& s) {
           std::string status;
@@ -1051,7 +1291,12 @@ class Walker {
         if (state == "absent") r.suppressed = true;
         return true;
       }
-      if (key == "properties") return ReadProps(x, r.props);
+      if (key == "properties") {
+        Props props;
+        if (!ReadProps(x, props)) return false;
+        if (!props.Empty()) r.Extras().props = std::move(props);
+        return true;
+      }
       return true;
     });
   }
@@ -1099,8 +1344,8 @@ class Walker {
                                                                "dependency", "image"};
           const bool package_like = std::find(std::begin(kPackageKinds), std::end(kPackageKinds),
                                               kind) != std::end(kPackageKinds);
-          if (package_like && r.location.logical.empty()) {
-            r.location.logical = fqn.empty() ? name : fqn;
+          if (package_like && r.X().logical.empty() && !(fqn.empty() && name.empty())) {
+            r.Extras().logical = fqn.empty() ? name : fqn;
           }
           return true;
         });
@@ -1113,41 +1358,10 @@ class Walker {
   PathStack path_;
   std::optional<Error> error_;
   RawLog log_;
+  std::vector<std::vector<RawResult>> chunked_;  // by run index
   size_t results_ = 0;
   int64_t truncated_ = 0;
 };
-
-// Offset of the first opening bracket nested deeper than `max_depth`, or npos. simdjson's
-// On-Demand parser does not enforce its depth limit, so this pass does (strings are skipped).
-size_t TooDeepAt(std::string_view json, size_t max_depth) {
-  size_t depth = 0;
-  const char* p = json.data();
-  const char* const end = p + json.size();
-  while (p < end) {
-    const char c = *p;
-    if (c == '"') {
-      ++p;
-      // Skip the string: to the next unescaped quote.
-      while (p < end) {
-        const void* q = std::memchr(p, '"', static_cast<size_t>(end - p));
-        if (!q) return std::string_view::npos;  // unclosed: simdjson reports it
-        const char* quote = static_cast<const char*>(q);
-        size_t backslashes = 0;
-        for (const char* b = quote; b > p && b[-1] == '\\'; --b) ++backslashes;
-        p = quote + 1;
-        if (backslashes % 2 == 0) break;
-      }
-      continue;
-    }
-    if (c == '[' || c == '{') {
-      if (++depth > max_depth) return static_cast<size_t>(p - json.data());
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-    ++p;
-  }
-  return std::string_view::npos;
-}
 
 // ---------------------------------------------------------------------------------------------
 // From the walk to findings
@@ -1238,22 +1452,24 @@ class Builder {
         comp = static_cast<size_t>(r.component_index) < run.extensions.size()
                    ? &run.extensions[static_cast<size_t>(r.component_index)]
                    : nullptr;
-      } else if (!r.component_guid.empty() || !r.component_name.empty()) {
+      } else if (!r.X().component_guid.empty() || !r.X().component_name.empty()) {
+        const std::string& guid = r.X().component_guid;
+        const std::string& name = r.X().component_name;
         comp = nullptr;
         for (const auto& ext : run.extensions) {
-          if ((!r.component_guid.empty() && ext.guid == r.component_guid) ||
-              (r.component_guid.empty() && ext.name == r.component_name)) {
+          if ((!guid.empty() && ext.guid == guid) || (guid.empty() && ext.name == name)) {
             comp = &ext;
             break;
           }
         }
-        if (!comp && (run.driver.guid == r.component_guid || run.driver.name == r.component_name)) {
+        if (!comp && ((!guid.empty() && run.driver.guid == guid) ||
+                      (guid.empty() && run.driver.name == name))) {
           comp = &run.driver;
         }
       }
     }
     Resolved out;
-    out.rule_id = !r.rule_id.empty() ? r.rule_id : r.rule_ref_id;
+    out.rule_id = r.rule_id;
     const int64_t index = r.rule_ref_index >= 0 ? r.rule_ref_index : r.rule_index;
     if (comp && index >= 0 && static_cast<size_t>(index) < comp->rules.size()) {
       out.rule = &comp->rules[static_cast<size_t>(index)];
@@ -1314,13 +1530,13 @@ class Builder {
 
   static Severity ChooseSeverity(const RawResult& r, const RawRule* rule) {
     const Props* rp = rule ? &rule->props : nullptr;
-    if (r.props.security_severity) return SeverityFromScore(*r.props.security_severity);
+    if (r.X().props.security_severity) return SeverityFromScore(*r.X().props.security_severity);
     if (rp && rp->security_severity) return SeverityFromScore(*rp->security_severity);
-    if (r.props.severity) return *r.props.severity;
+    if (r.X().props.severity) return *r.X().props.severity;
     if (rp && rp->severity) return *rp->severity;
-    if (r.props.riskcode) return *r.props.riskcode;
+    if (r.X().props.riskcode) return *r.X().props.riskcode;
     if (rp && rp->riskcode) return *rp->riskcode;
-    if (r.props.tag_severity) return *r.props.tag_severity;
+    if (r.X().props.tag_severity) return *r.X().props.tag_severity;
     if (rp && rp->tag_severity) return *rp->tag_severity;
     if (auto s = SeverityFromLevel(r.level)) return *s;
     if (rule) {
@@ -1332,8 +1548,8 @@ class Builder {
   // A component from the result's properties, its package-like logical location, or Trivy's
   // "Package: x\nInstalled Version: y" message.
   static std::string ChooseComponent(const RawResult& r, const RawRule* rule) {
-    std::string c = r.props.Component();
-    if (c.empty()) c = r.location.logical;
+    std::string c = r.X().props.Component();
+    if (c.empty()) c = r.X().logical;
     if (c.empty()) {
       const size_t p = r.message.find("Package: ");
       if (p != std::string::npos && (p == 0 || r.message[p - 1] == '\n')) {
@@ -1358,8 +1574,11 @@ class Builder {
                           const std::string& rule_id) {
     std::string title;
     if (rule && !rule->short_description.empty()) {
+      // It names only the rule: the id itself, or a few words and then the id.
+      const std::string& d = rule->short_description;
       const bool just_the_id =
-          !rule_id.empty() && rule->short_description.find(rule_id) != std::string::npos;
+          !rule_id.empty() && (d == rule_id || (rule_id.size() >= 8 && EndsWith(d, rule_id) &&
+                                                d.size() - rule_id.size() <= 24));
       if (!just_the_id) title = OneLine(rule->short_description);
     }
     if (title.empty()) title = OneLine(std::string_view(message).substr(0, message.find('\n')));
@@ -1427,7 +1646,7 @@ class Builder {
       f.location.line = r.location.line > 0 ? r.location.line : 0;
       f.location.component = Cut(ChooseComponent(r, rule), limits_.max_component, log_.truncated);
 
-      const std::string message = FormatMessage(r.message, r.arguments);
+      const std::string message = FormatMessage(r.message, r.X().arguments);
       f.title = ChooseTitle(message, rule, f.rule_id);
       std::string description;
       const std::string message_text = MultiLine(message);
@@ -1442,49 +1661,55 @@ class Builder {
       f.description = Cut(description, limits_.max_description, log_.truncated);
       if (rule && domain::IsHttpUrl(rule->help_uri)) f.link = rule->help_uri;
 
-      f.cwe = r.props.cwe;
+      f.cwe = r.X().props.cwe;
       if (f.cwe.empty() && rule) f.cwe = rule->props.cwe;
       f.cve = ExtractCve(f.rule_id);
-      if (f.cve.empty()) f.cve = r.props.cve;
+      if (f.cve.empty()) f.cve = r.X().props.cve;
       if (f.cve.empty() && rule) f.cve = rule->props.cve;
       if (f.cve.empty()) f.cve = ExtractCve(message);
-      f.cvss = r.props.cvss;
+      f.cvss = r.X().props.cvss;
       if (!f.cvss && rule) f.cvss = rule->props.cvss;
 
       IdentityInput in;
       in.fingerprints = std::move(r.fingerprints);
-      in.correlation_guid = std::move(r.correlation_guid);
+      in.correlation_guid = r.X().correlation_guid;
       in.partial_fingerprints = std::move(r.partial_fingerprints);
       in.rule_id = f.rule_id;
       in.path = f.location.path;
       in.component = f.location.component;
       if (StartsWith(in.path, "http://") || StartsWith(in.path, "https://")) {
-        in.parameter = OneLine(r.props.parameter);
+        in.parameter = OneLine(r.X().props.parameter);
       }
       in.snippet = std::move(r.location.snippet);
       in.tool = tool;
       inputs.push_back(std::move(in));
       findings.push_back(std::move(f));
+      r = RawResult();  // what is left of it is not needed: free it before the next one grows
     }
     run.results.clear();
     run.results.shrink_to_fit();
 
-    const std::vector<Identity> ids = AssignIdentities(scan.scanner, inputs);
+    std::vector<Identity> ids = AssignIdentities(scan.scanner, inputs);
     inputs.clear();
     inputs.shrink_to_fit();
+    // Merge in place: findings[0, kept) are the distinct ones of this run.
+    const size_t base = scan.findings.size();
+    size_t kept_count = 0;
     for (size_t i = 0; i < findings.size(); ++i) {
       scan.fingerprints_skipped += ids[i].skipped;
       domain::Finding& f = findings[i];
-      f.fingerprint = ids[i].fingerprint;
-      auto [it, inserted] = index_.try_emplace(f.fingerprint, scan.findings.size());
+      f.fingerprint = std::move(ids[i].fingerprint);
+      auto [it, inserted] = index_.try_emplace(f.fingerprint, base + kept_count);
       if (inserted) {
-        scan.findings.push_back(std::move(f));
+        if (kept_count != i) findings[kept_count] = std::move(f);
+        ++kept_count;
         continue;
       }
       // The same finding reported twice: keep the first, with the worst severity and any
       // detail the first lacked.
       ++scan.duplicates;
-      domain::Finding& kept = scan.findings[it->second];
+      domain::Finding& kept =
+          it->second < base ? scan.findings[it->second] : findings[it->second - base];
       if (f.severity > kept.severity) kept.severity = f.severity;
       if (kept.location.line == 0) kept.location.line = f.location.line;
       if (kept.cwe.empty()) kept.cwe = std::move(f.cwe);
@@ -1492,6 +1717,13 @@ class Builder {
       if (!kept.cvss) kept.cvss = f.cvss;
       if (kept.link.empty()) kept.link = std::move(f.link);
       if (kept.location.component.empty()) kept.location.component = std::move(f.location.component);
+    }
+    findings.resize(kept_count);
+    if (scan.findings.empty()) {
+      scan.findings = std::move(findings);
+    } else {
+      scan.findings.reserve(base + kept_count);
+      std::move(findings.begin(), findings.end(), std::back_inserter(scan.findings));
     }
   }
 
@@ -1504,7 +1736,7 @@ class Builder {
 // buffer, then builds the findings.
 Result<ParsedScan> ParseOwned(std::string buffer, size_t len, const SarifLimits& limits,
                               std::string_view scanner) {
-  const char* data = buffer.data();
+  char* data = buffer.data();
   size_t capacity = buffer.size();
   // A UTF-8 byte order mark is not JSON, but Windows tools write one.
   if (len >= 3 && std::string_view(data, 3) == "\xEF\xBB\xBF") {
@@ -1512,18 +1744,24 @@ Result<ParsedScan> ParseOwned(std::string buffer, size_t len, const SarifLimits&
     len -= 3;
     capacity -= 3;
   }
-  if (const size_t at = TooDeepAt(std::string_view(data, len), limits.max_depth);
-      at != std::string_view::npos) {
+  const Layout layout = ScanLayout(std::string_view(data, len), limits.max_depth);
+  if (layout.too_deep_at != std::string_view::npos) {
     return Fail("invalid_sarif",
                 "the document nests deeper than " + std::to_string(limits.max_depth) +
                     " levels (at byte " +
-                    std::to_string(at + static_cast<size_t>(data - buffer.data())) + ")",
+                    std::to_string(layout.too_deep_at + static_cast<size_t>(data - buffer.data())) +
+                    ")",
                 std::string(kHint));
   }
   Result<RawLog> log;
   {
     Walker walker(limits);
-    log = walker.Walk(simdjson::padded_string_view(data, len, capacity));
+    // A log whose brackets do not balance is parsed in one piece: simdjson says what is wrong.
+    if (!layout.well_formed || walker.ReadResultsByElement(layout, data, capacity)) {
+      log = walker.Walk(simdjson::padded_string_view(data, len, capacity));
+    } else {
+      log = walker.TakeError();
+    }
   }
   std::string().swap(buffer);
   if (!log) return Unexpected(std::move(log.error()));

@@ -87,8 +87,12 @@ std::vector<ErrorCase> ErrorCases() {
        "/runs/0/tool/driver/rules", "must be an array"},
       {"ExecutionSuccessfulNotBool", Log("[]", R"(,"invocations":[{"executionSuccessful":"yes"}])"),
        "invalid_sarif", "/runs/0/invocations/0/executionSuccessful", "true or false"},
-      {"UnescapedControlCharacter", Log("[{\"message\":{\"text\":\"a\tb\"}}]"), "invalid_sarif", "",
-       "control character"},
+      {"UnescapedControlCharacter", Log("[{\"message\":{\"text\":\"a\tb\"}}]"), "invalid_sarif",
+       "/runs/0/results/0", "control character"},
+      {"UnescapedControlCharacterOutsideResults",
+       Log("[]", "", ",\"version\":\"a\tb\""), "invalid_sarif", "", "control character"},
+      {"InvalidJsonInsideAResult", Log("[" + r + R"(,{"message":{"text":"m"} "level":"x"}])"),
+       "invalid_sarif", "/runs/0/results/1", "not valid JSON"},
   };
 }
 
@@ -261,6 +265,30 @@ TEST(Gzip, TruncatedOrCorruptStreamIsInvalid) {
 
 TEST(Gzip, GzipOfNotJsonIsInvalidSarif) {
   EXPECT_EQ(MustFail(Gzip("hello")).code, "invalid_sarif");
+}
+
+TEST(Sarif, LogWithEscapedKeysReadsTheSame) {
+  // "results" spelled with an escape is the same key; that log is parsed in one piece rather
+  // than result by result, with the same outcome.
+  const std::string plain = Fixture("codeql.sarif");
+  const ParsedScan a = MustRead(plain);
+  const ParsedScan b = MustRead(ReplaceOnce(plain, R"("results": [)", R"("re\u0073ults": [)"));
+  ASSERT_EQ(a.findings.size(), b.findings.size());
+  for (size_t i = 0; i < a.findings.size(); ++i) {
+    EXPECT_EQ(a.findings[i].fingerprint, b.findings[i].fingerprint);
+    EXPECT_EQ(a.findings[i].title, b.findings[i].title);
+  }
+}
+
+TEST(Sarif, ResultsOfSeveralRunsAndArraysStayWithTheirRun) {
+  const std::string r1 = R"({"ruleId":"a","message":{"text":"m"}})";
+  const std::string r2 = R"({"ruleId":"b","message":{"text":"m"}})";
+  const std::string doc = R"({"version":"2.1.0","runs":[{"results":[)" + r1 + R"(],"tool":{"driver":{"name":"One","rules":[{"id":"a","shortDescription":{"text":"rule a of one"}}]}}},)" +
+                          R"({"tool":{"driver":{"name":"One","rules":[{"id":"b","shortDescription":{"text":"rule b of two"}}]}},"results":[)" + r2 + "]}]}";
+  const ParsedScan scan = MustRead(doc);
+  ASSERT_EQ(scan.findings.size(), 2u);
+  EXPECT_EQ(scan.findings[0].title, "rule a of one");
+  EXPECT_EQ(scan.findings[1].title, "rule b of two");
 }
 
 TEST(Sarif, ByteOrderMarkIsTolerated) {
