@@ -1011,6 +1011,7 @@ class Walker {
 
   bool ReadRun(od::value& v, RawRun& run) {
     if (!RequireObject(v, "a run object")) return false;
+    rules_in_run_ = 0;
     bool has_tool = false;
     const bool ok = ForObject(v, [&](std::string_view key, od::value& x) {
       if (key == "tool") {
@@ -1032,6 +1033,9 @@ class Walker {
       }
       if (key == "artifacts") {
         return ForArray(x, [&](size_t, od::value& artifact) {
+          if (run.artifacts.size() >= limits_.max_artifacts) {
+            return TooMany(limits_.max_artifacts, "artifacts in a run");
+          }
           RawArtifact a;
           if (!ForObject(artifact, [&](std::string_view k, od::value& loc) {
                 if (k == "location") return ReadArtifactLocation(loc, a.uri, a.base_id, nullptr);
@@ -1094,6 +1098,9 @@ class Walker {
       if (key == "semanticVersion") return ReadString(x, kMaxKeyChars, semantic_version);
       if (key == "rules") {
         return ForArray(x, [&](size_t, od::value& rule) {
+          if (++rules_in_run_ > limits_.max_rules) {
+            return TooMany(limits_.max_rules, "rules in a run");
+          }
           if (!RequireObject(rule, "a reportingDescriptor object")) return false;
           c.rules.emplace_back();
           return ReadRule(rule, c.rules.back());
@@ -1200,13 +1207,14 @@ class Walker {
     });
   }
 
+  bool TooMany(size_t limit, std::string_view what) {
+    SetError("payload_too_large", "the log has more than " + std::to_string(limit) + " " +
+                                      std::string(what) + " (the limit per scan)");
+    return false;
+  }
+
   bool CountResult() {
-    if (results_ >= limits_.max_results) {
-      SetError("payload_too_large", "the log has more than " +
-                                        std::to_string(limits_.max_results) +
-                                        " results (the limit per scan)");
-      return false;
-    }
+    if (results_ >= limits_.max_results) return TooMany(limits_.max_results, "results");
     ++results_;
     return true;
   }
@@ -1360,6 +1368,7 @@ class Walker {
   RawLog log_;
   std::vector<std::vector<RawResult>> chunked_;  // by run index
   size_t results_ = 0;
+  size_t rules_in_run_ = 0;
   int64_t truncated_ = 0;
 };
 

@@ -11,8 +11,8 @@
 // Errors: Error{code "invalid_sarif", message naming the problem, field = JSON pointer such as
 // "/runs/0/results/3/locations"} for input that is not SARIF 2.1.0 (not JSON, invalid UTF-8,
 // nesting deeper than SarifLimits::max_depth, wrong version, missing runs, wrong types); code
-// "payload_too_large" for a gzip body that inflates past max_inflated_bytes or more results than
-// max_results. Over-long strings are truncated with "…" (counted in ParsedScan::truncated), never
+// "payload_too_large" for a gzip body that inflates past max_inflated_bytes, or more results,
+// rules or artifacts than the limits allow. Over-long strings are truncated with "…" (counted in ParsedScan::truncated), never
 // an error. Nothing here throws, does I/O or reads a clock; safe from any thread (each call has
 // its own parser).
 #pragma once
@@ -34,6 +34,10 @@ struct SarifLimits {
   size_t max_inflated_bytes = size_t{512} << 20;  // a gzip body may inflate to this much
   size_t max_results = 1'000'000;                 // results over all runs
   size_t max_depth = 256;                         // JSON nesting
+  // Rules (all tool components) and artifacts per run: each costs memory even when the log
+  // writes it as "{}", so they are bounded like results.
+  size_t max_rules = 200'000;
+  size_t max_artifacts = 1'000'000;
   // Characters (code points) kept per field; longer values are cut and end with "…".
   size_t max_title = 1000;
   size_t max_description = 65536;

@@ -162,6 +162,26 @@ TEST(SarifLimits, TooManyResultsCountsEveryRun) {
   EXPECT_EQ(e.field, "/runs/1/results/1");
 }
 
+TEST(SarifLimits, TooManyRulesOrArtifactsIsPayloadTooLarge) {
+  SarifLimits limits;
+  limits.max_rules = 3;
+  limits.max_artifacts = 2;
+  const std::string rules = R"(,"rules":[{"id":"a"},{"id":"b"}])";
+  const std::string ext = R"(,"extensions":[{"name":"x","rules":[{"id":"c"},{"id":"d"}]}])";
+  const std::string two_rules = R"({"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T")" +
+                                rules + "}},\"results\":[]}]}";
+  EXPECT_TRUE(ReadSarif(two_rules, limits).has_value());
+  const Error e = MustFail(R"({"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T")" + rules +
+                           "}" + ext + "},\"results\":[]}]}",
+                           limits);
+  EXPECT_EQ(e.code, "payload_too_large");
+  EXPECT_EQ(e.field, "/runs/0/tool/extensions/0/rules/1");
+  EXPECT_THAT(e.message, HasSubstr("more than 3 rules in a run"));
+  const Error a = MustFail(Log("[]", R"(,"artifacts":[{},{},{}])"), limits);
+  EXPECT_EQ(a.code, "payload_too_large");
+  EXPECT_EQ(a.field, "/runs/0/artifacts/2");
+}
+
 TEST(SarifLimits, GiantStringsAreCutNotRefused) {
   const std::string huge(300000, 'x');
   // 2-byte characters: the cut must not split one.
