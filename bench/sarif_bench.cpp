@@ -114,13 +114,12 @@ int main(int argc, char** argv) {
               static_cast<long long>(scan->duplicates));
   std::printf("parse + identity  %.0f ms (%.0f results/s, %.0f MB/s)\n", parse_ms,
               scan->results / (parse_ms / 1000), file_size / 1e6 / (parse_ms / 1000));
-  std::printf("diff              %.0f ms (new %lld, unchanged %lld, reopened %lld, silent %lld, "
-              "resolved %lld)\n",
-              diff_ms, static_cast<long long>(diff.new_count),
-              static_cast<long long>(diff.unchanged_count),
-              static_cast<long long>(diff.reopened_count),
-              static_cast<long long>(diff.silent_count),
-              static_cast<long long>(diff.resolved_count));
+  std::printf(
+      "diff              %.0f ms (new %lld, unchanged %lld, reopened %lld, silent %lld, "
+      "resolved %lld)\n",
+      diff_ms, static_cast<long long>(diff.new_count), static_cast<long long>(diff.unchanged_count),
+      static_cast<long long>(diff.reopened_count), static_cast<long long>(diff.silent_count),
+      static_cast<long long>(diff.resolved_count));
   std::printf("total             %.0f ms\n", parse_ms + diff_ms);
   std::printf("peak RSS          %.1f MB (%.2fx the file; %.1f MB before parsing, %.1f MB after)\n",
               peak_kb / 1e3, peak_kb * 1e3 / static_cast<double>(file_size), rss_before / 1e3,

@@ -42,13 +42,15 @@ void WriteRule(FILE* out, int r) {
   static const char* kSeverities[] = {"9.8", "8.8", "7.5", "6.1", "5.3", "4.3", "3.1", "2.0"};
   static const char* kLevels[] = {"error", "warning", "note"};
   std::string s;
-  s += R"({"id":")" + RuleId(r) + R"(","name":")" + RuleId(r) +
-       R"(","shortDescription":{"text":"Potential problem number )" + std::to_string(r) +
-       R"( in user-controlled data flow"},"fullDescription":{"text":"Data that flows from a remote source to a sensitive sink without sanitization may allow an attacker to change the behaviour of the application (rule )" +
-       std::to_string(r) + R"()."},"defaultConfiguration":{"enabled":true,"level":")" +
-       kLevels[r % 3] + R"("},"properties":{"tags":["security","external/cwe/cwe-0)" +
-       std::to_string(20 + r % 900) + R"("],"kind":"path-problem","precision":"high","problem.severity":")" +
-       kLevels[r % 3] + R"(","security-severity":")" + kSeverities[r % 8] + R"("}})";
+  s +=
+      R"({"id":")" + RuleId(r) + R"(","name":")" + RuleId(r) +
+      R"(","shortDescription":{"text":"Potential problem number )" + std::to_string(r) +
+      R"( in user-controlled data flow"},"fullDescription":{"text":"Data that flows from a remote source to a sensitive sink without sanitization may allow an attacker to change the behaviour of the application (rule )" +
+      std::to_string(r) + R"()."},"defaultConfiguration":{"enabled":true,"level":")" +
+      kLevels[r % 3] + R"("},"properties":{"tags":["security","external/cwe/cwe-0)" +
+      std::to_string(20 + r % 900) +
+      R"("],"kind":"path-problem","precision":"high","problem.severity":")" + kLevels[r % 3] +
+      R"(","security-severity":")" + kSeverities[r % 8] + R"("}})";
   Out(out, s);
 }
 
@@ -68,13 +70,15 @@ void WriteResult(FILE* out, long i) {
   const int source_line = 1 + static_cast<int>(Next() % 2000);
   std::string s;
   s.reserve(1200);
-  s += R"({"ruleId":")" + RuleId(rule) + R"(","ruleIndex":)" + std::to_string(rule) +
-       R"(,"rule":{"id":")" + RuleId(rule) + R"(","index":)" + std::to_string(rule) +
-       R"(,"toolComponent":{"index":0}},"message":{"text":"This value depends on a [user-provided value](1) (result )" +
-       std::to_string(i) + R"()."},"locations":[{)";
+  s +=
+      R"({"ruleId":")" + RuleId(rule) + R"(","ruleIndex":)" + std::to_string(rule) +
+      R"(,"rule":{"id":")" + RuleId(rule) + R"(","index":)" + std::to_string(rule) +
+      R"(,"toolComponent":{"index":0}},"message":{"text":"This value depends on a [user-provided value](1) (result )" +
+      std::to_string(i) + R"()."},"locations":[{)";
   WriteLocation(s, file, line, 9);
-  s += R"(}],"partialFingerprints":{"primaryLocationLineHash":")" + Hex(Next(), 16) +
-       R"(:1","primaryLocationStartColumnFingerprint":"4"},"codeFlows":[{"threadFlows":[{"locations":[)";
+  s +=
+      R"(}],"partialFingerprints":{"primaryLocationLineHash":")" + Hex(Next(), 16) +
+      R"(:1","primaryLocationStartColumnFingerprint":"4"},"codeFlows":[{"threadFlows":[{"locations":[)";
   for (int step = 0; step < 1; ++step) {
     if (step) s += ",";
     s += R"({"location":{)";
@@ -109,12 +113,14 @@ int main(int argc, char** argv) {
     std::perror(path);
     return 1;
   }
-  Out(out, R"({"$schema":"https://json.schemastore.org/sarif-2.1.0.json","version":"2.1.0","runs":[{"tool":{"driver":{"name":"CodeQL","organization":"GitHub","semanticVersion":"2.15.3","rules":[]},"extensions":[{"name":"codeql/javascript-queries","semanticVersion":"0.8.3","rules":[)");
+  Out(out,
+      R"({"$schema":"https://json.schemastore.org/sarif-2.1.0.json","version":"2.1.0","runs":[{"tool":{"driver":{"name":"CodeQL","organization":"GitHub","semanticVersion":"2.15.3","rules":[]},"extensions":[{"name":"codeql/javascript-queries","semanticVersion":"0.8.3","rules":[)");
   for (int r = 0; r < kRules; ++r) {
     if (r) Out(out, ",");
     WriteRule(out, r);
   }
-  Out(out, R"(]}]},"invocations":[{"toolExecutionNotifications":[],"executionSuccessful":true}],"originalUriBaseIds":{"%SRCROOT%":{"uri":"file:///home/runner/work/app/app/"}},"artifacts":[)");
+  Out(out,
+      R"(]}]},"invocations":[{"toolExecutionNotifications":[],"executionSuccessful":true}],"originalUriBaseIds":{"%SRCROOT%":{"uri":"file:///home/runner/work/app/app/"}},"artifacts":[)");
   for (int f = 0; f < kFiles; ++f) {
     if (f) Out(out, ",");
     Out(out, R"({"location":{"uri":")" + File(f) + R"(","uriBaseId":"%SRCROOT%","index":)" +
@@ -125,7 +131,8 @@ int main(int argc, char** argv) {
     if (i) Out(out, ",");
     WriteResult(out, i);
   }
-  Out(out, R"(],"columnKind":"utf16CodeUnits","properties":{"semmle.formatSpecifier":"sarif-latest"}}]})");
+  Out(out,
+      R"(],"columnKind":"utf16CodeUnits","properties":{"semmle.formatSpecifier":"sarif-latest"}}]})");
   Out(out, "\n");
   if (path && std::fclose(out) != 0) {
     std::perror(path);

@@ -25,7 +25,8 @@ bool IsSpace(char c) {
 std::vector<const std::pair<std::string, std::string>*> OrderedKeys(
     const std::vector<std::pair<std::string, std::string>>& entries) {
   auto rank = [](std::string_view key) {
-    const auto* it = std::find(std::begin(kFingerprintKeyOrder), std::end(kFingerprintKeyOrder), key);
+    const auto* it =
+        std::find(std::begin(kFingerprintKeyOrder), std::end(kFingerprintKeyOrder), key);
     return static_cast<size_t>(it - std::begin(kFingerprintKeyOrder));
   };
   std::vector<const std::pair<std::string, std::string>*> out;
@@ -247,8 +248,8 @@ std::vector<Identity> AssignIdentities(std::string_view scanner,
       } else {
         discriminator = "snippet:" + NormalizeSnippet(in.snippet);
       }
-      digest = HashParts({in.tool, Name(IdentitySource::kComputed), in.rule_id, in.path,
-                          discriminator});
+      digest =
+          HashParts({in.tool, Name(IdentitySource::kComputed), in.rule_id, in.path, discriminator});
     }
     id.fingerprint.reserve(scanner.size() + 1 + digest.size());
     id.fingerprint.append(scanner).append(":").append(digest);

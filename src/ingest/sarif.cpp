@@ -151,8 +151,8 @@ std::string FormatMessage(std::string_view text, const std::vector<std::string>&
       const size_t close = text.find(']', i + 1);
       if (close != std::string_view::npos && close + 1 < text.size() && text[close + 1] == '(') {
         const size_t end = text.find(')', close + 2);
-        if (end != std::string_view::npos && text.substr(i + 1, close - i - 1).find('[') ==
-                                                 std::string_view::npos) {
+        if (end != std::string_view::npos &&
+            text.substr(i + 1, close - i - 1).find('[') == std::string_view::npos) {
           out.append(text.substr(i + 1, close - i - 1));
           i = end;
           continue;
@@ -313,14 +313,14 @@ struct RawLocation {
 // What few results have, kept apart so that a log of a million results costs less.
 struct RawResultExtras {
   std::string component_name, component_guid;  // rule.toolComponent by name or guid
-  std::vector<std::string> arguments;           // message.arguments
+  std::vector<std::string> arguments;          // message.arguments
   std::string correlation_guid;
   std::string logical;  // a package-like logical location
   Props props;
 };
 
 struct RawResult {
-  std::string rule_id;   // ruleId, else rule.id
+  std::string rule_id;  // ruleId, else rule.id
   bool rule_id_from_ref = false;
   int64_t rule_index = -1;
   int64_t rule_ref_index = -1;
@@ -619,7 +619,8 @@ class Walker {
       // Anything after the root object is not JSON.
       auto where = doc.current_location();
       if (where.error() != simdjson::OUT_OF_BOUNDS) {
-        SetError("invalid_sarif", "the document is not valid JSON: content follows the root object");
+        SetError("invalid_sarif",
+                 "the document is not valid JSON: content follows the root object");
       }
     }
     if (error_) return Unexpected(std::move(*error_));
@@ -664,7 +665,8 @@ class Walker {
           break;
       }
     }
-    if (kind.empty()) return Fail("invalid_sarif", "the document is not valid JSON", std::string(kHint));
+    if (kind.empty())
+      return Fail("invalid_sarif", "the document is not valid JSON", std::string(kHint));
     return Fail("invalid_sarif",
                 "a SARIF log is a JSON object; this document is " + std::string(kind),
                 std::string(kHint));
@@ -693,8 +695,8 @@ class Walker {
         SetError("invalid_sarif", "the document is empty");
         break;
       case simdjson::DEPTH_ERROR:
-        SetError("invalid_sarif", "the document nests deeper than " +
-                                      std::to_string(limits_.max_depth) + " levels");
+        SetError("invalid_sarif",
+                 "the document nests deeper than " + std::to_string(limits_.max_depth) + " levels");
         break;
       case simdjson::NUMBER_ERROR:
         SetError("invalid_sarif", where + " is not a valid number");
@@ -956,8 +958,8 @@ class Walker {
       if (key == "purl" || key == "packageUrl" || key == "package_url" || key == "packageURL") {
         return ReadLooseText(x, p.purl, limits_.max_component);
       }
-      if (key == "package" || key == "packageName" || key == "package_name" ||
-          key == "component" || key == "dependency") {
+      if (key == "package" || key == "packageName" || key == "package_name" || key == "component" ||
+          key == "dependency") {
         if (!ReadLooseText(x, s, limits_.max_component)) return false;
         if (p.package.empty()) p.package = std::move(s);
         return true;
@@ -1138,8 +1140,7 @@ class Walker {
   }
 
   // artifactLocation: uri, uriBaseId and (for results) the index into run.artifacts.
-  bool ReadArtifactLocation(od::value& v, std::string& uri, std::string& base_id,
-                            int64_t* index) {
+  bool ReadArtifactLocation(od::value& v, std::string& uri, std::string& base_id, int64_t* index) {
     return ForObject(v, [&](std::string_view key, od::value& x) {
       if (key == "uri") return ReadString(x, kMaxValueChars, uri);
       if (key == "uriBaseId") return ReadString(x, kMaxKeyChars, base_id);
@@ -1401,16 +1402,16 @@ class Builder {
       scan.tool_name = OneLine(log_.runs[0].tool_name);
       scan.tool_version = OneLine(log_.runs[0].tool_version);
     }
-    scan.scanner = ScannerSlug(scanner_override.empty() ? std::string_view(scan.tool_name)
-                                                        : scanner_override);
+    scan.scanner =
+        ScannerSlug(scanner_override.empty() ? std::string_view(scan.tool_name) : scanner_override);
     if (scan.scanner.empty()) {
       if (!scanner_override.empty()) {
         return Fail("invalid_sarif", "the scanner name has no letters or digits",
                     "name the scanner with letters, digits, '.', '_' or '-'", "scanner");
       }
       if (log_.runs.empty()) {
-        return Fail("invalid_sarif", "the log has no runs and no scanner was named", std::string(kHint),
-                    "/runs");
+        return Fail("invalid_sarif", "the log has no runs and no scanner was named",
+                    std::string(kHint), "/runs");
       }
       return Fail("invalid_sarif",
                   "/runs/0/tool/driver/name is required (it names the scanner) unless the "
@@ -1725,7 +1726,8 @@ class Builder {
       if (kept.cve.empty()) kept.cve = std::move(f.cve);
       if (!kept.cvss) kept.cvss = f.cvss;
       if (kept.link.empty()) kept.link = std::move(f.link);
-      if (kept.location.component.empty()) kept.location.component = std::move(f.location.component);
+      if (kept.location.component.empty())
+        kept.location.component = std::move(f.location.component);
     }
     findings.resize(kept_count);
     if (scan.findings.empty()) {
@@ -1755,12 +1757,11 @@ Result<ParsedScan> ParseOwned(std::string buffer, size_t len, const SarifLimits&
   }
   const Layout layout = ScanLayout(std::string_view(data, len), limits.max_depth);
   if (layout.too_deep_at != std::string_view::npos) {
-    return Fail("invalid_sarif",
-                "the document nests deeper than " + std::to_string(limits.max_depth) +
-                    " levels (at byte " +
-                    std::to_string(layout.too_deep_at + static_cast<size_t>(data - buffer.data())) +
-                    ")",
-                std::string(kHint));
+    return Fail(
+        "invalid_sarif",
+        "the document nests deeper than " + std::to_string(limits.max_depth) + " levels (at byte " +
+            std::to_string(layout.too_deep_at + static_cast<size_t>(data - buffer.data())) + ")",
+        std::string(kHint));
   }
   Result<RawLog> log;
   {
@@ -1909,7 +1910,8 @@ Result<ParsedScan> ReadSarifBuffer(std::string&& document, const SarifLimits& li
   return ParseOwned(std::move(document), len, limits, scanner);
 }
 
-std::string NormalizeArtifactUri(std::string_view uri, std::span<const std::string> absolute_roots) {
+std::string NormalizeArtifactUri(std::string_view uri,
+                                 std::span<const std::string> absolute_roots) {
   std::string_view s = Trim(uri);
   if (StartsWithIgnoreCase(s, "http://") || StartsWithIgnoreCase(s, "https://")) {
     s = s.substr(0, s.find_first_of("?#"));
@@ -1926,8 +1928,8 @@ std::string NormalizeArtifactUri(std::string_view uri, std::span<const std::stri
   std::string best;
   for (const auto& root : absolute_roots) {
     if (root.size() <= best.size()) continue;
-    if (StartsWith(*path, root) && (path->size() == root.size() || (*path)[root.size()] == '/' ||
-                                    EndsWith(root, "/"))) {
+    if (StartsWith(*path, root) &&
+        (path->size() == root.size() || (*path)[root.size()] == '/' || EndsWith(root, "/"))) {
       best = root;
     }
   }
@@ -1973,8 +1975,8 @@ std::string ExtractCve(std::string_view s) {
     while (k < s.size() && s[k] >= '0' && s[k] <= '9' && k - j - 1 < 15) ++k;
     const size_t n = k - j - 1;
     if (n < 4) continue;
-    std::string out = "CVE-" + std::string(s.substr(i + 4, 4)) + "-" +
-                      std::string(s.substr(j + 1, n));
+    std::string out =
+        "CVE-" + std::string(s.substr(i + 4, 4)) + "-" + std::string(s.substr(j + 1, n));
     return out;
   }
   return {};

@@ -12,9 +12,9 @@
 // "/runs/0/results/3/locations"} for input that is not SARIF 2.1.0 (not JSON, invalid UTF-8,
 // nesting deeper than SarifLimits::max_depth, wrong version, missing runs, wrong types); code
 // "payload_too_large" for a gzip body that inflates past max_inflated_bytes, or more results,
-// rules or artifacts than the limits allow. Over-long strings are truncated with "…" (counted in ParsedScan::truncated), never
-// an error. Nothing here throws, does I/O or reads a clock; safe from any thread (each call has
-// its own parser).
+// rules or artifacts than the limits allow. Over-long strings are truncated with "…" (counted in
+// ParsedScan::truncated), never an error. Nothing here throws, does I/O or reads a clock; safe from
+// any thread (each call has its own parser).
 #pragma once
 
 #include <array>
@@ -58,11 +58,11 @@ struct ParsedScan {
   std::array<int64_t, 5> counts{};  // findings per severity, indexed by static_cast<int>(Severity)
 
   int64_t runs = 0;
-  int64_t results = 0;        // result objects in the document
-  int64_t duplicates = 0;     // results merged into an earlier finding with the same identity
-  int64_t suppressed = 0;     // results suppressed in source or absent from the baseline
-  int64_t not_findings = 0;   // results of kind "pass" or "notApplicable"
-  int64_t truncated = 0;      // string fields cut to the limits
+  int64_t results = 0;       // result objects in the document
+  int64_t duplicates = 0;    // results merged into an earlier finding with the same identity
+  int64_t suppressed = 0;    // results suppressed in source or absent from the baseline
+  int64_t not_findings = 0;  // results of kind "pass" or "notApplicable"
+  int64_t truncated = 0;     // string fields cut to the limits
   int64_t fingerprints_skipped = 0;  // placeholder or repeated fingerprint values passed over
 
   // False when an invocation reported executionSuccessful: false.
@@ -98,8 +98,9 @@ bool IsGzip(std::string_view data);
 // Inflates a gzip stream (concatenated members too). More than `max_out` bytes → Error
 // "payload_too_large" naming the cap; a first pass counts the output in a 64 KiB buffer and
 // stops at the cap, then a second inflates into an exactly sized buffer, so a bomb costs
-// inflating `max_out` bytes, never `max_out` bytes of memory. Corrupt data → "invalid_sarif". `padding` extra bytes (spaces) follow the output in the
-// string, for simdjson: the returned size() includes them.
+// inflating `max_out` bytes, never `max_out` bytes of memory. Corrupt data → "invalid_sarif".
+// `padding` extra bytes (spaces) follow the output in the string, for simdjson: the returned size()
+// includes them.
 Result<std::string> Gunzip(std::string_view data, size_t max_out, size_t padding = 0);
 
 // An artifactLocation.uri made comparable across machines: "file://" dropped, %XX decoded for

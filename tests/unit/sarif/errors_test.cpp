@@ -11,9 +11,9 @@
 namespace tocsin::ingest {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Fixture;
 using testing::Gzip;
+using ::testing::HasSubstr;
 using testing::Log;
 using testing::MustFail;
 using testing::MustRead;
@@ -52,8 +52,8 @@ std::vector<ErrorCase> ErrorCases() {
        "must be a run object"},
       {"ToolMissing", R"({"version":"2.1.0","runs":[{"results":[]}]})", "invalid_sarif",
        "/runs/0/tool", "required"},
-      {"DriverMissing", R"({"version":"2.1.0","runs":[{"tool":{},"results":[]}]})",
-       "invalid_sarif", "/runs/0/tool/driver", "required"},
+      {"DriverMissing", R"({"version":"2.1.0","runs":[{"tool":{},"results":[]}]})", "invalid_sarif",
+       "/runs/0/tool/driver", "required"},
       {"DriverNameMissing", R"({"version":"2.1.0","runs":[{"tool":{"driver":{}},"results":[]}]})",
        "invalid_sarif", "/runs/0/tool/driver/name", "names the scanner"},
       {"DriverNameNotString",
@@ -64,7 +64,8 @@ std::vector<ErrorCase> ErrorCases() {
       {"ResultNotObject", Log("[" + r + "," + r + ",\"x\"]"), "invalid_sarif", "/runs/0/results/2",
        "must be a result object"},
       {"LocationsNotArray",
-       Log("[" + r + "," + r + "," + r + R"(,{"ruleId":"x","message":{"text":"m"},"locations":{}}])"),
+       Log("[" + r + "," + r + "," + r +
+           R"(,{"ruleId":"x","message":{"text":"m"},"locations":{}}])"),
        "invalid_sarif", "/runs/0/results/3/locations", "must be an array"},
       {"LocationNotObject", Log(R"([{"message":{"text":"m"},"locations":["src/a.c"]}])"),
        "invalid_sarif", "/runs/0/results/0/locations/0", "must be a location object"},
@@ -74,8 +75,8 @@ std::vector<ErrorCase> ErrorCases() {
        "/runs/0/results/0/message/text", "must be a string"},
       {"RuleIdNotString", Log(R"([{"ruleId":7,"message":{"text":"m"}}])"), "invalid_sarif",
        "/runs/0/results/0/ruleId", "must be a string"},
-      {"RuleIndexNotInteger", Log(R"([{"ruleIndex":1.5,"message":{"text":"m"}}])"),
-       "invalid_sarif", "/runs/0/results/0/ruleIndex", "must be an integer"},
+      {"RuleIndexNotInteger", Log(R"([{"ruleIndex":1.5,"message":{"text":"m"}}])"), "invalid_sarif",
+       "/runs/0/results/0/ruleIndex", "must be an integer"},
       {"StartLineNotInteger",
        Log(R"([{"message":{"text":"m"},"locations":[{"physicalLocation":{"region":{"startLine":"7"}}}]}])"),
        "invalid_sarif", "/runs/0/results/0/locations/0/physicalLocation/region/startLine",
@@ -89,8 +90,8 @@ std::vector<ErrorCase> ErrorCases() {
        "invalid_sarif", "/runs/0/invocations/0/executionSuccessful", "true or false"},
       {"UnescapedControlCharacter", Log("[{\"message\":{\"text\":\"a\tb\"}}]"), "invalid_sarif",
        "/runs/0/results/0", "control character"},
-      {"UnescapedControlCharacterOutsideResults",
-       Log("[]", "", ",\"version\":\"a\tb\""), "invalid_sarif", "", "control character"},
+      {"UnescapedControlCharacterOutsideResults", Log("[]", "", ",\"version\":\"a\tb\""),
+       "invalid_sarif", "", "control character"},
       {"InvalidJsonInsideAResult", Log("[" + r + R"(,{"message":{"text":"m"} "level":"x"}])"),
        "invalid_sarif", "/runs/0/results/1", "not valid JSON"},
   };
@@ -129,8 +130,7 @@ TEST(SarifLimits, DeepNestingIsRefusedWithTheLimit) {
 TEST(SarifLimits, BracketsInsideStringsDoNotCountAsNesting) {
   SarifLimits limits;
   limits.max_depth = 8;
-  const std::string doc =
-      Log(R"([{"message":{"text":"[[[[[[[[[[[[{{{{{{{{ \" [[[[[[[[[[ \\"}}])");
+  const std::string doc = Log(R"([{"message":{"text":"[[[[[[[[[[[[{{{{{{{{ \" [[[[[[[[[[ \\"}}])");
   EXPECT_EQ(MustRead(doc, limits).findings.size(), 1u);
 }
 
@@ -172,7 +172,7 @@ TEST(SarifLimits, TooManyRulesOrArtifactsIsPayloadTooLarge) {
                                 rules + "}},\"results\":[]}]}";
   EXPECT_TRUE(ReadSarif(two_rules, limits).has_value());
   const Error e = MustFail(R"({"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T")" + rules +
-                           "}" + ext + "},\"results\":[]}]}",
+                               "}" + ext + "},\"results\":[]}]}",
                            limits);
   EXPECT_EQ(e.code, "payload_too_large");
   EXPECT_EQ(e.field, "/runs/0/tool/extensions/0/rules/1");
@@ -187,9 +187,10 @@ TEST(SarifLimits, GiantStringsAreCutNotRefused) {
   // 2-byte characters: the cut must not split one.
   std::string accents;
   for (int i = 0; i < 5000; ++i) accents += "\xC3\xA9";  // é
-  const std::string doc = Log(R"([{"ruleId":")" + huge + R"(","message":{"text":")" + accents +
-                              R"(\n)" + huge + R"("},"locations":[{"physicalLocation":{"artifactLocation":{"uri":")" +
-                              huge + R"("}}}],"properties":{"package":")" + huge + R"("}}])");
+  const std::string doc =
+      Log(R"([{"ruleId":")" + huge + R"(","message":{"text":")" + accents + R"(\n)" + huge +
+          R"("},"locations":[{"physicalLocation":{"artifactLocation":{"uri":")" + huge +
+          R"("}}}],"properties":{"package":")" + huge + R"("}}])");
   const ParsedScan scan = MustRead(doc);
   ASSERT_EQ(scan.findings.size(), 1u);
   const domain::Finding& f = scan.findings[0];
@@ -206,7 +207,8 @@ TEST(SarifLimits, GiantStringsAreCutNotRefused) {
 }
 
 TEST(SarifLimits, ControlCharactersNeverReachATitle) {
-  const std::string doc = Log(R"([{"message":{"text":"line one\u0007\u0000 and\u0085 more\r\nline two"}}])");
+  const std::string doc =
+      Log(R"([{"message":{"text":"line one\u0007\u0000 and\u0085 more\r\nline two"}}])");
   const ParsedScan scan = MustRead(doc);
   ASSERT_EQ(scan.findings.size(), 1u);
   EXPECT_EQ(scan.findings[0].title, "line one and more");
@@ -303,8 +305,11 @@ TEST(Sarif, LogWithEscapedKeysReadsTheSame) {
 TEST(Sarif, ResultsOfSeveralRunsAndArraysStayWithTheirRun) {
   const std::string r1 = R"({"ruleId":"a","message":{"text":"m"}})";
   const std::string r2 = R"({"ruleId":"b","message":{"text":"m"}})";
-  const std::string doc = R"({"version":"2.1.0","runs":[{"results":[)" + r1 + R"(],"tool":{"driver":{"name":"One","rules":[{"id":"a","shortDescription":{"text":"rule a of one"}}]}}},)" +
-                          R"({"tool":{"driver":{"name":"One","rules":[{"id":"b","shortDescription":{"text":"rule b of two"}}]}},"results":[)" + r2 + "]}]}";
+  const std::string doc =
+      R"({"version":"2.1.0","runs":[{"results":[)" + r1 +
+      R"(],"tool":{"driver":{"name":"One","rules":[{"id":"a","shortDescription":{"text":"rule a of one"}}]}}},)" +
+      R"({"tool":{"driver":{"name":"One","rules":[{"id":"b","shortDescription":{"text":"rule b of two"}}]}},"results":[)" +
+      r2 + "]}]}";
   const ParsedScan scan = MustRead(doc);
   ASSERT_EQ(scan.findings.size(), 2u);
   EXPECT_EQ(scan.findings[0].title, "rule a of one");
@@ -366,9 +371,9 @@ TEST(Sarif, FailedExecutionMakesTheScanFailedWithTheToolsMessage) {
 }
 
 TEST(Sarif, ErrorNotificationNamesAnUnscannedFile) {
-  const ParsedScan scan = MustRead(Log(
-      "[]",
-      R"(,"invocations":[{"executionSuccessful":true,"toolExecutionNotifications":[
+  const ParsedScan scan =
+      MustRead(Log("[]",
+                   R"(,"invocations":[{"executionSuccessful":true,"toolExecutionNotifications":[
           {"level":"error","message":{"text":"syntax error"},
            "locations":[{"physicalLocation":{"artifactLocation":{"uri":"./src/broken.js"}}}]}]}])"));
   EXPECT_TRUE(scan.succeeded);
@@ -424,8 +429,8 @@ TEST(SarifRobustness, DamagedLogsEndInFindingsOrAnError) {
     return state;
   };
   int errors = 0, reads = 0;
-  for (const char* name : {"codeql.sarif", "semgrep.sarif", "trivy.sarif", "gitleaks.sarif",
-                           "zap.sarif"}) {
+  for (const char* name :
+       {"codeql.sarif", "semgrep.sarif", "trivy.sarif", "gitleaks.sarif", "zap.sarif"}) {
     const std::string original = testing::Fixture(name);
     for (int round = 0; round < 300; ++round) {
       std::string doc = original;

@@ -18,11 +18,10 @@ using testing::MustRead;
 // A result of `rule` at `uri`:`line` with extra members (e.g. fingerprints).
 std::string Result(std::string_view rule, std::string_view uri, int line,
                    std::string_view extra = "", std::string_view level = "warning") {
-  return std::string(R"({"ruleId":")") + std::string(rule) + R"(","level":")" +
-         std::string(level) + R"(","message":{"text":"found )" + std::string(rule) +
-         R"("},"locations":[{"physicalLocation":{"artifactLocation":{"uri":")" +
-         std::string(uri) + R"("},"region":{"startLine":)" + std::to_string(line) + "}}}]" +
-         std::string(extra) + "}";
+  return std::string(R"({"ruleId":")") + std::string(rule) + R"(","level":")" + std::string(level) +
+         R"(","message":{"text":"found )" + std::string(rule) +
+         R"("},"locations":[{"physicalLocation":{"artifactLocation":{"uri":")" + std::string(uri) +
+         R"("},"region":{"startLine":)" + std::to_string(line) + "}}}]" + std::string(extra) + "}";
 }
 
 IdentityInput Input(std::string rule, std::string path) {
@@ -158,8 +157,8 @@ TEST(Identity, LineNumberIsNeverPartOfIt) {
 }
 
 TEST(Identity, EquivalentPathsAreOnePath) {
-  const std::string rows[] = {"src/a.c", "./src/a.c", "src//a.c", "src/x/../a.c", "src\\\\a.c",
-                              "file:///src/a.c"};
+  const std::string rows[] = {"src/a.c",      "./src/a.c",  "src//a.c",
+                              "src/x/../a.c", "src\\\\a.c", "file:///src/a.c"};
   std::string first;
   for (const auto& uri : rows) {
     const ParsedScan scan = MustRead(Log("[" + Result("r", uri, 1) + "]"));
@@ -179,7 +178,8 @@ TEST(Identity, CheckoutDirectoryOfTheRunnerIsCutOff) {
     return Log("[" + Result("r", uri, 1) + "]",
                R"(,"originalUriBaseIds":{"%SRCROOT%":{"uri":")" + std::string(root) + R"("}})");
   };
-  const ParsedScan a = MustRead(doc("file:///home/runner/work/app/app/", "file:///home/runner/work/app/app/src/a.c"));
+  const ParsedScan a = MustRead(
+      doc("file:///home/runner/work/app/app/", "file:///home/runner/work/app/app/src/a.c"));
   const ParsedScan b = MustRead(doc("file:///builds/app/", "file:///builds/app/src/a.c"));
   ASSERT_EQ(a.findings.size(), 1u);
   ASSERT_EQ(b.findings.size(), 1u);
@@ -208,10 +208,9 @@ TEST(Identity, CyclicBaseIdsEnd) {
 
 TEST(Identity, SameIdentityTwiceInOneScanIsOneFindingWithTheWorstSeverity) {
   const std::string fp = R"(,"fingerprints":{"k":"F"})";
-  const ParsedScan scan = MustRead(Log("[" + Result("r", "a.c", 3, fp, "note") + "," +
-                                       Result("r", "a.c", 9, fp, "error") + "," +
-                                       Result("r", "a.c", 12, "", "note") + "," +
-                                       Result("r", "a.c", 14, "", "note") + "]"));
+  const ParsedScan scan = MustRead(
+      Log("[" + Result("r", "a.c", 3, fp, "note") + "," + Result("r", "a.c", 9, fp, "error") + "," +
+          Result("r", "a.c", 12, "", "note") + "," + Result("r", "a.c", 14, "", "note") + "]"));
   ASSERT_EQ(scan.findings.size(), 2u);
   EXPECT_EQ(scan.duplicates, 2);
   EXPECT_EQ(scan.findings[0].severity, domain::Severity::kHigh);
@@ -223,9 +222,9 @@ TEST(Identity, SameIdentityTwiceInOneScanIsOneFindingWithTheWorstSeverity) {
 TEST(Identity, RepeatedFingerprintInALogFallsBackPerResult) {
   // A tool that stamps one value on everything: each result still gets its own identity.
   const std::string fp = R"(,"fingerprints":{"k":"deadbeef"})";
-  const ParsedScan scan = MustRead(Log("[" + Result("r1", "a.c", 3, fp) + "," +
-                                       Result("r2", "a.c", 9, fp) + "," +
-                                       Result("r1", "b.c", 1, fp) + "]"));
+  const ParsedScan scan =
+      MustRead(Log("[" + Result("r1", "a.c", 3, fp) + "," + Result("r2", "a.c", 9, fp) + "," +
+                   Result("r1", "b.c", 1, fp) + "]"));
   EXPECT_EQ(scan.findings.size(), 3u);
   EXPECT_EQ(scan.fingerprints_skipped, 3);
   EXPECT_EQ(scan.duplicates, 0);
@@ -233,8 +232,9 @@ TEST(Identity, RepeatedFingerprintInALogFallsBackPerResult) {
 
 TEST(Identity, TwoToolsInOneLogNeverCollide) {
   const std::string r = Result("same-rule", "a.c", 1, R"(,"fingerprints":{"k":"F"})");
-  const std::string doc = R"({"version":"2.1.0","runs":[{"tool":{"driver":{"name":"One"}},"results":[)" +
-                          r + R"(]},{"tool":{"driver":{"name":"Two"}},"results":[)" + r + "]}]}";
+  const std::string doc =
+      R"({"version":"2.1.0","runs":[{"tool":{"driver":{"name":"One"}},"results":[)" + r +
+      R"(]},{"tool":{"driver":{"name":"Two"}},"results":[)" + r + "]}]}";
   const ParsedScan scan = MustRead(doc, {}, "suite");
   EXPECT_EQ(scan.scanner, "suite");
   EXPECT_EQ(scan.runs, 2);

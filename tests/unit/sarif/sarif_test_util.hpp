@@ -74,8 +74,9 @@ inline std::string Log(std::string_view results, std::string_view run_extra = ""
 inline ParsedScan MustRead(std::string_view doc, const SarifLimits& limits = {},
                            std::string_view scanner = {}) {
   auto r = ReadSarif(doc, limits, scanner);
-  EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().code + ": " + r.error().message + " at " +
-                                              r.error().field);
+  EXPECT_TRUE(r.has_value()) << (r ? ""
+                                   : r.error().code + ": " + r.error().message + " at " +
+                                         r.error().field);
   return r ? std::move(*r) : ParsedScan{};
 }
 

@@ -1,12 +1,13 @@
 // The scan lifecycle (rules/scan_diff.hpp, docs/scans.md "Lifecycle"): new, moved, fixed, back,
 // false positive seen again, severity raised; only complete scans resolve.
+#include "rules/scan_diff.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "ingest/sarif.hpp"
-#include "rules/scan_diff.hpp"
 #include "sarif_test_util.hpp"
 
 namespace tocsin::rules {
@@ -52,7 +53,8 @@ TEST(ScanDiff, UnknownFingerprintIsNew) {
 }
 
 TEST(ScanDiff, FixedFindingIsResolvedByACompleteScan) {
-  const KnownFindings known{{"s:1", K(FindingStatus::kOpen)}, {"s:2", K(FindingStatus::kOpen)},
+  const KnownFindings known{{"s:1", K(FindingStatus::kOpen)},
+                            {"s:2", K(FindingStatus::kOpen)},
                             {"s:0", K(FindingStatus::kOpen)}};
   const std::vector<Finding> scan{F("s:1")};
   const ScanDiff d = DiffScan(known, scan, {});
@@ -149,7 +151,8 @@ TEST(ScanLifecycle, MovedFixedAddedAndTriagedAcrossTwoScans) {
 
   // What the store would now hold; the SSTI finding was triaged as a false positive.
   KnownFindings known;
-  for (const auto& f : a.findings) known[f.fingerprint] = {FindingStatus::kOpen, f.severity, f.location.path};
+  for (const auto& f : a.findings)
+    known[f.fingerprint] = {FindingStatus::kOpen, f.severity, f.location.path};
   known[a.findings[1].fingerprint].status = FindingStatus::kFalsePositive;
 
   // Second scan: the first SQL finding moved down 8 lines, the second was fixed (its snippet

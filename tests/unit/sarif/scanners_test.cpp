@@ -64,8 +64,8 @@ TEST(CodeQl, RulesComeFromExtensionsAndSeverityFromSecuritySeverity) {
 
 TEST(CodeQl, PartialFingerprintIdentifiesAFindingThatMovedDownTheFile) {
   const std::string before = Fixture("codeql.sarif");
-  const std::string after = ReplaceOnce(before, R"("region": {"startLine": 42,)",
-                                        R"("region": {"startLine": 57,)");
+  const std::string after =
+      ReplaceOnce(before, R"("region": {"startLine": 42,)", R"("region": {"startLine": 57,)");
   const ParsedScan a = MustRead(before), b = MustRead(after);
   ASSERT_EQ(a.findings.size(), b.findings.size());
   EXPECT_EQ(ByRule(b, "js/sql-injection")->location.line, 57);
@@ -79,9 +79,8 @@ TEST(CodeQl, ColumnFingerprintAloneIdentifiesNothing) {
   std::string doc = ReplaceOnce(Fixture("codeql.sarif"),
                                 R"("primaryLocationLineHash": "5f2a3c9e1b7d4a60:1", )", "");
   const ParsedScan a = MustRead(doc);
-  const ParsedScan b = MustRead(
-      ReplaceOnce(doc, R"("primaryLocationStartColumnFingerprint": "13")",
-                  R"("primaryLocationStartColumnFingerprint": "21")"));
+  const ParsedScan b = MustRead(ReplaceOnce(doc, R"("primaryLocationStartColumnFingerprint": "13")",
+                                            R"("primaryLocationStartColumnFingerprint": "21")"));
   EXPECT_EQ(ByRule(a, "js/sql-injection")->fingerprint, ByRule(b, "js/sql-injection")->fingerprint);
 }
 
@@ -92,14 +91,17 @@ TEST(Semgrep, RequiresLoginPlaceholderIsSkippedForAComputedIdentity) {
   EXPECT_EQ(scan.fingerprints_skipped, 3);
   EXPECT_EQ(scan.duplicates, 0);
 
-  const auto* sql = ByRule(scan, "python.lang.security.audit.formatted-sql-query.formatted-sql-query");
+  const auto* sql =
+      ByRule(scan, "python.lang.security.audit.formatted-sql-query.formatted-sql-query");
   ASSERT_NE(sql, nullptr);
   // "Semgrep Finding: <rule id>" says nothing: the message is the title.
-  EXPECT_EQ(sql->title, "Detected possible formatted SQL query. Use parameterized queries instead.");
+  EXPECT_EQ(sql->title,
+            "Detected possible formatted SQL query. Use parameterized queries instead.");
   EXPECT_EQ(sql->severity, Severity::kMedium);  // defaultConfiguration.level warning
   EXPECT_EQ(sql->cwe, "CWE-89");
-  EXPECT_EQ(sql->link,
-            "https://semgrep.dev/r/python.lang.security.audit.formatted-sql-query.formatted-sql-query");
+  EXPECT_EQ(
+      sql->link,
+      "https://semgrep.dev/r/python.lang.security.audit.formatted-sql-query.formatted-sql-query");
   EXPECT_EQ(sql->location.path, "app/db.py");
   EXPECT_EQ(sql->location.line, 12);
 
@@ -169,7 +171,8 @@ TEST(Trivy, ContainerAndPackageFindingsCarryCveAndComponent) {
   const auto* zstd = ByRule(scan, "CVE-2022-4899");
   ASSERT_NE(zstd, nullptr);
   EXPECT_EQ(zstd->severity, Severity::kMedium);
-  EXPECT_EQ(zstd->location.component, "pkg:apk/alpine/zstd-libs@1.5.5-r0?arch=x86_64&distro=3.18.4");
+  EXPECT_EQ(zstd->location.component,
+            "pkg:apk/alpine/zstd-libs@1.5.5-r0?arch=x86_64&distro=3.18.4");
 }
 
 TEST(Trivy, UpgradedButStillVulnerablePackageIsTheSameFinding) {
@@ -201,8 +204,8 @@ TEST(Gitleaks, SecretsWithoutRuleMetadataTakeTheirSeverityFromTheLevel) {
             ByRule(scan, "generic-api-key", 1)->fingerprint);
   // ...and the secret itself is kept nowhere.
   for (const auto& f : scan.findings) {
-    for (const std::string* s : {&f.title, &f.description, &f.location.path,
-                                 &f.location.component, &f.fingerprint}) {
+    for (const std::string* s :
+         {&f.title, &f.description, &f.location.path, &f.location.component, &f.fingerprint}) {
       EXPECT_EQ(s->find("AKIAIOSFODNN7EXAMPLE"), std::string::npos) << *s;
       EXPECT_EQ(s->find("a1b2c3d4e5f6a7b8c9d0"), std::string::npos) << *s;
     }
