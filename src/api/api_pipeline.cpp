@@ -1,8 +1,10 @@
 // Handlers for projects, project links, events, findings and deliveries (SPEC §5).
+#include <algorithm>
 #include <charconv>
 
 #include "api/api_impl.hpp"
 #include "ingest/event_reader.hpp"
+#include "ingest/sarif.hpp"
 
 namespace tocsin::api::internal {
 
@@ -95,6 +97,14 @@ void Api::AddPipelineRoutes() {
   router_.Add("POST", "/api/v1/projects/{name}/integrations/mattermost/preview",
               Auth([this](const Request& req, const RouteMatch& m, const Principal& who) {
                 return PreviewLink(req, m.params.at("name"), who);
+              }, false));
+  router_.Add("POST", "/api/v1/projects/{name}/scans",
+              Auth([this](const Request& req, const RouteMatch& m, const Principal& who) {
+                return PostScan(req, m.params.at("name"), who);
+              }, false));
+  router_.Add("GET", "/api/v1/projects/{name}/scans",
+              Auth([this](const Request& req, const RouteMatch& m, const Principal& who) {
+                return ListScans(req, m.params.at("name"), who);
               }, false));
   router_.Add("POST", "/api/v1/events",
               Auth([this](const Request& req, const RouteMatch&, const Principal& who) {
@@ -189,6 +199,103 @@ Response Api::PostEvents(const Request& req, const Principal& who) {
   return JsonResponse(202, {{"accepted", out->accepted},
                             {"duplicates", out->duplicates},
                             {"ids", out->ids}});
+}
+
+Response Api::PostScan(const Request& req, const std::string& name, const Principal& who) {
+  auto project = d_.projects.Get(name, who);
+  if (!project) return ErrorResponse(project.error());
+  if (const auto ct = req.Header("content-type")) {
+    const std::string media = ToLower(Trim(std::string_view(*ct).substr(0, ct->find(';'))));
+    if (media != "application/json" && media != "application/sarif+json" &&
+        media != "application/gzip" && media != "application/octet-stream") {
+      return ErrorResponse(Error{"unsupported_media_type",
+                                 "Content-Type " + media + " is not a SARIF upload",
+                                 "send application/sarif+json or application/json (gzip allowed: "
+                                 "Content-Encoding: gzip or application/gzip)"});
+    }
+  }
+  if (const auto ce = req.Header("content-encoding")) {
+    const std::string enc = ToLower(Trim(*ce));
+    if (enc != "gzip" && enc != "identity") {
+      return ErrorResponse(Error{"unsupported_media_type",
+                                 "Content-Encoding " + enc + " is not supported",
+                                 "send the SARIF plain or gzip-compressed"});
+    }
+  }
+  const std::string branch = req.Query("branch").value_or("default");
+  if (branch.empty() || branch.size() > 200 || !IsValidUtf8(branch) ||
+      std::any_of(branch.begin(), branch.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      })) {
+    return ErrorResponse(Error{"invalid_request",
+                               "branch must be 1 to 200 printable characters", "", "branch"});
+  }
+  const std::string scanner = req.Query("scanner").value_or("");
+  if (scanner.size() > 100 || !IsValidUtf8(scanner)) {
+    return ErrorResponse(Error{"invalid_request", "scanner must be at most 100 characters", "",
+                               "scanner"});
+  }
+  if (Trim(req.body).empty()) {
+    return ErrorResponse(Error{"invalid_sarif", "the request body is empty",
+                               "send a SARIF 2.1.0 document as the body"});
+  }
+  ingest::SarifLimits limits;
+  limits.max_inflated_bytes = static_cast<size_t>(d_.settings.max_scan_body);
+  const auto start = std::chrono::steady_clock::now();
+  auto parsed = ingest::ReadSarif(req.body, limits, scanner);
+  if (!parsed) {
+    Error e = parsed.error();
+    if (e.hint.empty()) e.hint = "check that the file is SARIF 2.1.0 as the scanner wrote it";
+    return ErrorResponse(e, e.code == "payload_too_large" ? 413 : 400);
+  }
+  if (parsed->scanner.empty()) {
+    return ErrorResponse(Error{"invalid_request",
+                               "the document names no tool and no scanner was given",
+                               "add ?scanner=NAME to the URL", "scanner"});
+  }
+  auto out = d_.events.IngestScan(name, branch, *parsed, who);
+  if (!out) return ErrorResponse(out.error());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start).count();
+  spdlog::info("scan ingested project={} scanner={} branch={} findings={} new={} resolved={} "
+               "reopened={} baseline={} duration_ms={}",
+               name, out->scanner, branch, out->findings, out->new_count, out->resolved,
+               out->reopened, out->baseline, ms);
+  json body = out->ToJson();
+  body["project"] = name;
+  body["results"] = parsed->results;
+  body["duplicates"] = parsed->duplicates;
+  body["suppressed"] = parsed->suppressed;
+  body["truncated"] = parsed->truncated;
+  body["notes"] = parsed->notes;
+  if (!parsed->error.empty()) body["error"] = parsed->error;
+  return JsonResponse(201, body);
+}
+
+Response Api::ListScans(const Request& req, const std::string& name, const Principal& who) {
+  auto project = d_.projects.Get(name, who);
+  if (!project) return ErrorResponse(project.error());
+  auto limit = LimitParam(req, 50, 500);
+  if (!limit) return ErrorResponse(limit.error());
+  int64_t before = 0;
+  if (auto c = req.Query("cursor")) {
+    auto v = ParseId(*c);
+    if (!v) return ErrorResponse(Error{"invalid_request", "cursor is not valid", "", "cursor"});
+    before = *v;
+  }
+  auto scans = d_.pipeline.ListScans(name, *limit, before);
+  if (!scans) return ErrorResponse(scans.error());
+  json items = json::array();
+  for (const auto& s : *scans) {
+    json j = json::parse(s.summary_json, nullptr, false);
+    if (j.is_discarded()) j = json::object();
+    j["id"] = s.id;
+    j["received_at"] = FormatRfc3339(s.received_at);
+    items.push_back(std::move(j));
+  }
+  json next = nullptr;
+  if (static_cast<int>(scans->size()) == *limit) next = std::to_string(scans->back().id);
+  return JsonResponse(200, {{"items", items}, {"next_cursor", next}});
 }
 
 Response Api::ListFindings(const Request& req, const std::string& name, const Principal& who) {

@@ -106,6 +106,10 @@ class AppImpl final : public App {
                 [this] { return state_.Active(); }, [this] { engine_->Wake(); }) {}
 
   Result<void> Init() {
+    integrations_.SetOnChange([this] {
+      state_.Invalidate();
+      if (engine_) engine_->Wake();
+    });
     auto created = auth_.EnsureAdminToken(settings_.data_dir);
     if (!created) return Unexpected(created.error());
     if (*created) admin_token_path_ = **created;

@@ -1,8 +1,11 @@
 #include "service/event_service.hpp"
 
+#include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include "rules/routing.hpp"
+#include "rules/scan_diff.hpp"
 
 namespace tocsin::service {
 
@@ -42,11 +45,15 @@ class Batch {
     return &projects_.emplace(name, ProjectState{std::move(*link), *counts}).first->second;
   }
 
+  // Which routes get an event: by default those rules::MatchRoutes picks; a scan narrows or
+  // widens that for its baseline.
+  using RouteFilter = std::function<bool(const domain::Route&, bool matched)>;
+
   // Stores an event row; announces it (deliveries per matching route) when `announce`.
   Result<int64_t> Emit(const std::string& project, ProjectState& ps, EventType type,
                        std::optional<std::string> key, TimePoint occurred, nlohmann::json body,
                        std::optional<domain::Severity> severity, const std::string& thread_key,
-                       bool announce) {
+                       bool announce, const RouteFilter& filter = {}) {
     body["type"] = std::string(domain::Name(type));
     body["project"] = project;
     body["occurred_at"] = FormatRfc3339(occurred);
@@ -61,8 +68,11 @@ class Batch {
     auto seq = tx_.InsertEvent(ev);
     if (!seq) return Unexpected(seq.error());
     if (!announce || !deliver_ || !ps.link.enabled) return *seq;
-    for (size_t i : rules::MatchRoutes(ps.link, type, severity)) {
+    const auto matched = rules::MatchRoutes(ps.link, type, severity);
+    for (size_t i = 0; i < ps.link.routes.size(); ++i) {
       const auto& route = ps.link.routes[i];
+      const bool hit = std::find(matched.begin(), matched.end(), i) != matched.end();
+      if (filter ? !filter(route, hit) : !hit) continue;
       store::NewDelivery d;
       d.project = project;
       d.channel = route.channel;
@@ -104,8 +114,9 @@ class Batch {
   // A status change of a known finding: saves it and announces vulnerability.status_changed.
   Result<int64_t> ChangeStatus(const std::string& project, ProjectState& ps, Finding finding,
                                FindingStatus to, const std::string& comment,
-                               std::optional<std::string> key, TimePoint occurred) {
-    const Finding before = finding;
+                               std::optional<std::string> key, TimePoint occurred,
+                               std::optional<Finding> counted_as = std::nullopt) {
+    const Finding before = counted_as.value_or(finding);
     const FindingStatus from = finding.status;
     finding.status = to;
     if (auto r = tx_.SaveFinding(finding); !r) return Unexpected(r.error());
@@ -263,6 +274,189 @@ Result<IngestOutcome> EventService::Ingest(const std::vector<ingest::EventInput>
       out.ids.push_back(*seq);
     }
     out.deliveries = batch.deliveries();
+    return {};
+  });
+  if (!r) return Unexpected(r.error());
+  if (out.deliveries > 0 && on_committed_) on_committed_();
+  return out;
+}
+
+nlohmann::json ScanOutcome::ToJson() const {
+  nlohmann::json c = nlohmann::json::object();
+  for (auto sev : domain::kAllSeverities) c[std::string(domain::Name(sev))] = counts[static_cast<int>(sev)];
+  return {{"id", scan_id},           {"event_id", event_id},
+          {"scanner", scanner},      {"branch", branch},
+          {"status", succeeded ? "succeeded" : "failed"},
+          {"complete", complete},    {"baseline", baseline},
+          {"counts", c},             {"findings", findings},
+          {"new", new_count},        {"unchanged", unchanged},
+          {"reopened", reopened},    {"resolved", resolved},
+          {"silent", silent},        {"severity_changed", severity_changed},
+          {"deliveries", deliveries}};
+}
+
+Result<ScanOutcome> EventService::IngestScan(const std::string& project, const std::string& branch,
+                                             const ingest::ParsedScan& scan,
+                                             const Principal& actor) {
+  if (!actor.MayUseProject(project)) {
+    return Fail("forbidden", "token '" + actor.name + "' may not upload scans for project '" +
+                                 project + "'",
+                "use a token with role admin or project:" + project);
+  }
+  const TimePoint now = clock_.Now();
+  const bool deliver = deliveries_active_ ? deliveries_active_() : true;
+  ScanOutcome out;
+  auto r = store_.Transact([&](store::IngestTx& tx) -> Result<void> {
+    out = ScanOutcome{};
+    out.scanner = scan.scanner;
+    out.branch = branch;
+    out.succeeded = scan.succeeded;
+    out.complete = scan.complete;
+    out.counts = scan.counts;
+    out.findings = static_cast<int64_t>(scan.findings.size());
+    Batch batch(tx, now, delivery_ttl_, deliver, actor);
+    auto ps_or = batch.Project(project, "");
+    if (!ps_or) return Unexpected(ps_or.error());
+    ProjectState& ps = **ps_or;
+    auto seen_before = tx.HasScan(project, scan.scanner, branch);
+    if (!seen_before) return Unexpected(seen_before.error());
+    auto known_list = tx.FindingsOf(project, scan.scanner, branch);
+    if (!known_list) return Unexpected(known_list.error());
+    rules::KnownFindings known;
+    std::unordered_map<std::string, Finding> by_fp;
+    for (auto& f : *known_list) {
+      known[f.fingerprint] = {f.status, f.severity, f.location.path};
+      by_fp.emplace(f.fingerprint, std::move(f));
+    }
+    rules::ScanDiffOptions options;
+    options.first_scan = !*seen_before;
+    options.complete = scan.complete;
+    options.unscanned_paths = scan.unscanned_paths;
+    const rules::ScanDiff diff = rules::DiffScan(known, scan.findings, options);
+    out.baseline = diff.baseline;
+    // On a baseline only routes that asked for it ("full") hear of each finding.
+    const Batch::RouteFilter baseline_filter = [](const domain::Route& route, bool matched) {
+      return matched && route.baseline_full;
+    };
+
+    for (size_t i = 0; i < scan.findings.size(); ++i) {
+      Finding f = scan.findings[i];
+      f.project = project;
+      f.branch = branch;
+      f.last_seen = now;
+      const auto& change = diff.changes[i];
+      switch (change.change) {
+        case rules::Change::kDuplicate:
+          continue;
+        case rules::Change::kNew: {
+          // Another scanner or branch may already know this fingerprint: it is one finding.
+          auto existing = tx.FindFinding(project, f.fingerprint);
+          if (!existing) return Unexpected(existing.error());
+          if (*existing) {
+            Finding merged = f;
+            merged.id = (*existing)->id;
+            merged.status = (*existing)->status;
+            merged.first_seen = (*existing)->first_seen;
+            if (auto s = tx.SaveFinding(merged); !s) return Unexpected(s.error());
+            if (auto rc = batch.Recount(project, ps, **existing, merged, now); !rc) {
+              return Unexpected(rc.error());
+            }
+            continue;
+          }
+          f.status = FindingStatus::kOpen;
+          f.first_seen = now;
+          auto id = tx.SaveFinding(f);
+          if (!id) return Unexpected(id.error());
+          f.id = *id;
+          ++out.new_count;
+          auto seq = batch.Emit(project, ps, EventType::kVulnerabilityNew, std::nullopt, now,
+                                {{"finding", Batch::FindingJson(f)}}, f.severity, f.fingerprint,
+                                true, diff.baseline ? baseline_filter : Batch::RouteFilter{});
+          if (!seq) return Unexpected(seq.error());
+          if (auto rc = batch.Recount(project, ps, std::nullopt, f, now); !rc) {
+            return Unexpected(rc.error());
+          }
+          break;
+        }
+        case rules::Change::kUnchanged:
+        case rules::Change::kSilent: {
+          const Finding& before = by_fp.at(f.fingerprint);
+          f.id = before.id;
+          f.status = before.status;
+          f.first_seen = before.first_seen;
+          if (auto s = tx.SaveFinding(f); !s) return Unexpected(s.error());
+          if (change.change == rules::Change::kSilent) {
+            ++out.silent;
+          } else {
+            ++out.unchanged;
+          }
+          if (change.severity_changed()) {
+            ++out.severity_changed;
+            if (auto rc = batch.Recount(project, ps, before, f, now); !rc) {
+              return Unexpected(rc.error());
+            }
+          }
+          break;
+        }
+        case rules::Change::kReopened: {
+          const Finding& before = by_fp.at(f.fingerprint);
+          f.id = before.id;
+          f.status = before.status;
+          f.first_seen = before.first_seen;
+          ++out.reopened;
+          auto seq = batch.ChangeStatus(project, ps, f, FindingStatus::kOpen,
+                                        "found again by " + scan.scanner + " on " + branch,
+                                        std::nullopt, now, before);
+          if (!seq) return Unexpected(seq.error());
+          break;
+        }
+      }
+    }
+    for (const auto& fp : diff.resolved) {
+      Finding f = by_fp.at(fp);
+      ++out.resolved;
+      auto seq = batch.ChangeStatus(project, ps, f, FindingStatus::kResolved,
+                                    "no longer found by " + scan.scanner + " on " + branch,
+                                    std::nullopt, now);
+      if (!seq) return Unexpected(seq.error());
+    }
+
+    ingest::ScanInfo info;
+    info.scanner = scan.scanner;
+    info.branch = branch;
+    info.succeeded = scan.succeeded;
+    info.error = scan.error;
+    info.counts = scan.counts;
+    info.new_count = out.new_count;
+    info.resolved_count = out.resolved;
+    info.reopened_count = out.reopened;
+    info.baseline = diff.baseline;
+    info.finished_at = now;
+    // The summary goes to routes that want scan.completed; on a baseline it also stands in for
+    // the per-finding posts of routes that wanted those as a summary.
+    const bool baseline = diff.baseline;
+    auto seq = batch.Emit(project, ps, EventType::kScanCompleted, std::nullopt, now,
+                          {{"scan", ingest::ScanToJson(info)}}, std::nullopt, "", true,
+                          [baseline](const domain::Route& route, bool matched) {
+                            return matched ||
+                                   (baseline && !route.baseline_full &&
+                                    route.events.count(EventType::kVulnerabilityNew));
+                          });
+    if (!seq) return Unexpected(seq.error());
+    out.event_id = *seq;
+    out.deliveries = batch.deliveries();
+    store::ScanRecord rec;
+    rec.project = project;
+    rec.scanner = scan.scanner;
+    rec.branch = branch;
+    rec.succeeded = scan.succeeded;
+    rec.complete = scan.complete;
+    rec.baseline = diff.baseline;
+    rec.received_at = now;
+    rec.summary_json = out.ToJson().dump();
+    auto scan_id = tx.InsertScan(rec);
+    if (!scan_id) return Unexpected(scan_id.error());
+    out.scan_id = *scan_id;
     return {};
   });
   if (!r) return Unexpected(r.error());

@@ -13,6 +13,7 @@
 // Thread-safe: state lives in the store; each call is one transaction.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "ingest/event_reader.hpp"
+#include "ingest/sarif.hpp"
 #include "service/auth_service.hpp"
 #include "store/pipeline.hpp"
 
@@ -39,6 +41,19 @@ struct StatusChange {
   std::string comment;
 };
 
+// What one uploaded scan did (the 201 answer of POST /projects/{name}/scans).
+struct ScanOutcome {
+  int64_t scan_id = 0;
+  int64_t event_id = 0;  // the scan.completed event
+  std::string scanner, branch;
+  bool succeeded = true, complete = true, baseline = false;
+  std::array<int64_t, 5> counts{};  // findings in this scan by severity
+  int64_t findings = 0, new_count = 0, unchanged = 0, reopened = 0, resolved = 0, silent = 0;
+  int64_t severity_changed = 0;
+  int64_t deliveries = 0;
+  nlohmann::json ToJson() const;
+};
+
 class EventService {
  public:
   // `deliveries_active` answers whether the Mattermost integration is active right now.
@@ -51,6 +66,13 @@ class EventService {
   // a project the caller may not use) rejects the whole batch with its JSON pointer.
   Result<IngestOutcome> Ingest(const std::vector<ingest::EventInput>& events,
                                const Principal& actor, bool batch_form);
+
+  // A parsed SARIF scan of `project` on `branch`: the lifecycle diff against the findings that
+  // scanner last saw on that branch, every change and its announcements, the scan.completed
+  // summary, in one transaction. The first scan of a project/scanner/branch is a baseline: its
+  // new findings are announced as one summary, except to routes with baseline "full".
+  Result<ScanOutcome> IngestScan(const std::string& project, const std::string& branch,
+                                 const ingest::ParsedScan& scan, const Principal& actor);
 
   // Triage (PATCH /findings/{id}): emits vulnerability.status_changed when the status changes.
   Result<domain::Finding> ChangeStatus(const StatusChange& change, const Principal& actor);

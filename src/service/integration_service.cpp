@@ -148,6 +148,7 @@ Result<nlohmann::json> IntegrationService::SaveMattermost(const MattermostUpdate
                                      {"active", next.active}}
                           .dump();
   if (auto r = store_.SaveMattermostSettings(next, audit); !r) return Unexpected(r.error());
+  if (on_change_) on_change_();
   return View(next);
 }
 
@@ -167,6 +168,7 @@ Result<nlohmann::json> IntegrationService::DeleteMattermost(const std::string& a
   audit.target = "integration:mattermost";
   audit.detail_json = R"({"changed":["active","token"]})";
   if (auto r = store_.SaveMattermostSettings(next, audit); !r) return Unexpected(r.error());
+  if (on_change_) on_change_();
   return View(next);
 }
 
@@ -226,6 +228,7 @@ Result<mattermost::TestResult> IntegrationService::TestMattermost(const Mattermo
     if (auto r = store_.UpdateMattermostStatus(status, last.dump()); !r) {
       return Unexpected(r.error());
     }
+    if (on_change_) on_change_();
   }
   return result;
 }

@@ -65,6 +65,10 @@ class IntegrationService {
   // an Error only when the store fails.
   Result<mattermost::TestResult> TestMattermost(const MattermostProbe& probe);
 
+  // Called after every saved change (settings, deletion, a recorded test outcome), so caches of
+  // the settings (the delivery engine's) refresh at once.
+  void SetOnChange(std::function<void()> fn) { on_change_ = std::move(fn); }
+
   // For the delivery side (issue 3): the decrypted settings when active and complete.
   Result<std::optional<mattermost::ConnectionSettings>> ActiveConnection();
 
@@ -76,6 +80,7 @@ class IntegrationService {
   const Clock& clock_;
   mattermost::HttpClientFactory http_;
   Millis test_timeout_;
+  std::function<void()> on_change_;
 };
 
 }  // namespace tocsin::service

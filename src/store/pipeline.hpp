@@ -50,6 +50,19 @@ struct StoredEvent {
   std::string body_json;  // the SPEC event JSON as stored (finding snapshot, from/to, actor, ...)
 };
 
+// One uploaded scan of a project/scanner/branch; the first one is the baseline.
+struct ScanRecord {
+  int64_t id = 0;  // assigned by the store
+  std::string project;
+  std::string scanner;
+  std::string branch;
+  bool succeeded = true;
+  bool complete = true;
+  bool baseline = false;
+  TimePoint received_at{};
+  std::string summary_json;  // the summary the API answered with
+};
+
 struct NewDelivery {
   std::string project;
   std::string channel;  // the route's channel reference ("team/channel" or an id)
@@ -137,6 +150,14 @@ class IngestTx {
   // A new pending delivery, due at created_at. Returns its id.
   virtual Result<int64_t> InsertDelivery(const NewDelivery& delivery) = 0;
   virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
+  // Has any scan of this project/scanner/branch been recorded?
+  virtual Result<bool> HasScan(const std::string& project, const std::string& scanner,
+                               const std::string& branch) = 0;
+  virtual Result<int64_t> InsertScan(const ScanRecord& scan) = 0;
+  // The findings whose scanner and branch are these (the branch that last saw them).
+  virtual Result<std::vector<domain::Finding>> FindingsOf(const std::string& project,
+                                                          const std::string& scanner,
+                                                          const std::string& branch) = 0;
 };
 
 class Outbox {
@@ -234,6 +255,9 @@ class PipelineStore {
   virtual Result<std::optional<domain::Finding>> GetFinding(int64_t id) = 0;
   // limit <= 0 gives nothing.
   virtual Result<std::vector<domain::Finding>> ListFindings(const FindingFilter& filter) = 0;
+  // A project's scans, newest first, ids below before_id (0 = from the newest).
+  virtual Result<std::vector<ScanRecord>> ListScans(const std::string& project, int limit,
+                                                    int64_t before_id) = 0;
   // Runs `fn` in one write transaction; commits when it returns success, rolls back when it
   // returns an error (returned as is) or throws (an "internal" error). Writers wait for each
   // other; `fn` must use only the IngestTx for writes (calling a write method of the store from

@@ -207,6 +207,22 @@ CREATE TABLE meta (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+      {3, "scans", R"sql(
+CREATE TABLE scans (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  project      TEXT    NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+  scanner      TEXT    NOT NULL,
+  branch       TEXT    NOT NULL,
+  succeeded    INTEGER NOT NULL CHECK (succeeded IN (0, 1)),
+  complete     INTEGER NOT NULL CHECK (complete IN (0, 1)),
+  baseline     INTEGER NOT NULL CHECK (baseline IN (0, 1)),
+  received_at  INTEGER NOT NULL,
+  summary_json TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX scans_by_stream ON scans (project, scanner, branch);
+-- The lifecycle diff reads a project/scanner/branch's findings at every scan.
+CREATE INDEX findings_by_stream ON findings (project, scanner, branch);
+)sql"},
   };
   return kMigrations;
 }

@@ -327,6 +327,55 @@ class SqliteIngestTx final : public IngestTx {
     });
   }
 
+  Result<bool> HasScan(const std::string& project, const std::string& scanner,
+                       const std::string& branch) override {
+    return Guarded(path_, "looking up earlier scans", [&]() -> Result<bool> {
+      Query q(c_, "SELECT 1 FROM scans WHERE project = ? AND scanner = ? AND branch = ? LIMIT 1");
+      q->bind(1, project);
+      q->bind(2, scanner);
+      q->bind(3, branch);
+      return q->executeStep();
+    });
+  }
+
+  Result<int64_t> InsertScan(const ScanRecord& scan) override {
+    return Guarded(path_, "recording the scan", [&]() -> Result<int64_t> {
+      Query q(c_,
+              "INSERT INTO scans (project, scanner, branch, succeeded, complete, baseline, "
+              "received_at, summary_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      q->bind(1, scan.project);
+      q->bind(2, scan.scanner);
+      q->bind(3, scan.branch);
+      q->bind(4, scan.succeeded ? 1 : 0);
+      q->bind(5, scan.complete ? 1 : 0);
+      q->bind(6, scan.baseline ? 1 : 0);
+      q->bind(7, Ms(scan.received_at));
+      q->bind(8, scan.summary_json.empty() ? std::string("{}") : scan.summary_json);
+      q.Exec();
+      return c_.db().getLastInsertRowid();
+    });
+  }
+
+  Result<std::vector<Finding>> FindingsOf(const std::string& project, const std::string& scanner,
+                                          const std::string& branch) override {
+    return Guarded(path_, "reading the scanner's findings", [&]() -> Result<std::vector<Finding>> {
+      static const std::string sql = fmt::format(
+          "SELECT {} FROM findings WHERE project = ? AND scanner = ? AND branch = ?",
+          kFindingColumns);
+      Query q(c_, sql.c_str());
+      q->bind(1, project);
+      q->bind(2, scanner);
+      q->bind(3, branch);
+      std::vector<Finding> out;
+      while (q->executeStep()) {
+        auto f = ReadFinding(*q);
+        if (!f) return Unexpected(f.error());
+        out.push_back(std::move(*f));
+      }
+      return out;
+    });
+  }
+
  private:
   Connection& c_;
   const std::string& path_;
@@ -462,6 +511,38 @@ Result<std::vector<Finding>> SqliteStore::ListFindings(const FindingFilter& filt
         }
         return out;
       });
+}
+
+// ---- scans ----
+
+Result<std::vector<ScanRecord>> SqliteStore::ListScans(const std::string& project, int limit,
+                                                       int64_t before_id) {
+  return Read(*reader_, path_, "listing scans",
+              [&](Connection& c) -> Result<std::vector<ScanRecord>> {
+                std::vector<ScanRecord> out;
+                if (limit <= 0) return out;
+                Query q(c,
+                        "SELECT id, project, scanner, branch, succeeded, complete, baseline, "
+                        "received_at, summary_json FROM scans WHERE project = ?1 "
+                        "AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3");
+                q->bind(1, project);
+                q->bind(2, static_cast<int64_t>(before_id));
+                q->bind(3, limit);
+                while (q->executeStep()) {
+                  ScanRecord r;
+                  r.id = q->getColumn(0).getInt64();
+                  r.project = q->getColumn(1).getString();
+                  r.scanner = q->getColumn(2).getString();
+                  r.branch = q->getColumn(3).getString();
+                  r.succeeded = q->getColumn(4).getInt() != 0;
+                  r.complete = q->getColumn(5).getInt() != 0;
+                  r.baseline = q->getColumn(6).getInt() != 0;
+                  r.received_at = FromUnixMillis(q->getColumn(7).getInt64());
+                  r.summary_json = q->getColumn(8).getString();
+                  out.push_back(std::move(r));
+                }
+                return out;
+              });
 }
 
 // ---- the ingest transaction ----

@@ -75,6 +75,8 @@ class SqliteStore final : public Store, public PipelineStore, public Outbox {
                         const AuditEntry& audit) override;
   Result<std::optional<domain::Finding>> GetFinding(int64_t id) override;
   Result<std::vector<domain::Finding>> ListFindings(const FindingFilter& filter) override;
+  Result<std::vector<ScanRecord>> ListScans(const std::string& project, int limit,
+                                            int64_t before_id) override;
   Result<void> Transact(const std::function<Result<void>(IngestTx&)>& fn) override;
   Outbox& outbox() override { return *this; }
   Result<std::string> InstallationId() override;

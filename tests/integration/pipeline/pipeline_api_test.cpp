@@ -265,7 +265,14 @@ TEST_F(PipelineApi, MentionsAndMarkdownInUntrustedTextStayInert) {
   auto posts = WaitPosts(alerts_, 1);
   ASSERT_EQ(posts.size(), 1u);
   EXPECT_TRUE(posts[0].notified_mentions.empty()) << ::testing::PrintToString(posts[0].notified_mentions);
-  EXPECT_EQ(posts[0].props.dump().find("](https://evil.example)"), std::string::npos);
+  // Markdown-rendered parts carry no live link or image (the plain-text fallback is not rendered).
+  const auto& att = posts[0].props["attachments"][0];
+  for (const char* key : {"title", "text", "pretext"}) {
+    const std::string v = att.value(key, "");
+    EXPECT_EQ(v.find("](https://evil.example)"), std::string::npos) << key << ": " << v;
+    EXPECT_EQ(v.find("!["), std::string::npos) << key << ": " << v;
+  }
+  EXPECT_EQ(posts[0].message.find("](https://evil"), std::string::npos);
 }
 
 TEST_F(PipelineApi, AForbiddenChannelFailsItsDeliveryWhileOthersGoOn) {
