@@ -3,6 +3,7 @@
 // pipeline of stages.hpp. See engine.hpp for the contract and docs/delivery.md for the design.
 #include "outbox/engine.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -47,6 +48,15 @@ bool SameOptions(const net::HttpClientOptions& a, const net::HttpClientOptions& 
          a.connect_timeout == b.connect_timeout && a.total_timeout == b.total_timeout;
 }
 
+// Names the calling thread (top -H, gdb, /proc/<pid>/task/*/comm); at most 15 characters.
+void NameThread(const std::string& name) {
+#ifdef __linux__
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+#else
+  (void)name;
+#endif
+}
+
 Millis CeilMillis(std::chrono::nanoseconds d) {
   return std::chrono::ceil<Millis>(std::max(d, std::chrono::nanoseconds(0)));
 }
@@ -75,8 +85,16 @@ class EngineImpl final : public Engine, private Waiter {
     std::lock_guard lock(mu_);
     if (started_) return;
     started_ = true;
-    dispatcher_ = std::thread([this] { DispatchLoop(); });
-    for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    dispatcher_ = std::thread([this] {
+      NameThread("tocsin-dispatch");
+      DispatchLoop();
+    });
+    for (int i = 0; i < options_.workers; ++i) {
+      workers_.emplace_back([this, i] {
+        NameThread("tocsin-send-" + std::to_string(i));
+        WorkerLoop();
+      });
+    }
   }
 
   void Wake() override {
@@ -221,6 +239,7 @@ class EngineImpl final : public Engine, private Waiter {
     {
       std::lock_guard lock(mu_);
       free = options_.workers - busy_ - static_cast<int>(ready_.size());
+      starved_ = free <= 0;
     }
     if (free <= 0) return kIdleWait;  // a finishing worker wakes us
     if (const Millis blocked = bucket_.BlockedFor(); blocked.count() > 0) {
@@ -236,14 +255,21 @@ class EngineImpl final : public Engine, private Waiter {
       std::lock_guard lock(mu_);
       for (const std::string& channel : *claimed) {
         // Our own lease may be handed back to us while a worker still serves the channel: one
-        // channel is served by one worker at a time, or its order would be lost.
-        if (!serving_.insert(channel).second) continue;
+        // channel is served by one worker at a time, or its order would be lost. When that
+        // worker lets go, we look again (what woke us may have come after its last read).
+        if (!serving_.insert(channel).second) {
+          recheck_.insert(channel);
+          continue;
+        }
         ready_.push_back(channel);
         ++handed;
       }
+      starved_ = static_cast<int>(claimed->size()) >= free;
     }
     if (handed > 0) work_cv_.notify_all();
-    if (static_cast<int>(claimed->size()) >= free) return kIdleWait;  // busy: workers wake us
+    // Busy (workers wake us when one frees up) or just handed out work (Wake() brings the next):
+    // asking when work is next due would only cost another pass over the queue heads.
+    if (!claimed->empty()) return kIdleWait;
     auto due = outbox_.NextDue();
     if (!due || !*due) return kIdleWait;
     // A due time already past belongs to a channel someone is serving (or one waiting behind
@@ -276,13 +302,15 @@ class EngineImpl final : public Engine, private Waiter {
       } else if (auto r = outbox_.ReleaseChannel(channel, owner_); !r) {
         spdlog::warn("cannot release a channel channel={} error={}", channel, r.error().message);
       }
+      bool look_again = false;
       {
         std::lock_guard lock(mu_);
         --busy_;
         serving_.erase(channel);
-        ++generation_;
+        look_again = starved_ || recheck_.erase(channel) > 0;
+        if (look_again) ++generation_;
       }
-      cv_.notify_all();
+      if (look_again) cv_.notify_all();
     }
   }
 
@@ -316,40 +344,47 @@ class EngineImpl final : public Engine, private Waiter {
       renewed_at = now;
     };
     int served = 0;
+    std::vector<store::DeliveryRecord> queue;
+    bool truncated = false;
+    size_t i = 0;
     while (served < kMaxPerClaim) {
       if (Stopping() || paused_) return std::nullopt;
-      auto queue = outbox_.ChannelQueue(channel, options_.queue_batch);
-      if (!queue) {
-        spdlog::warn("cannot read a channel's queue channel={} error={}", channel,
-                     queue.error().message);
-        return std::nullopt;
-      }
-      if (queue->empty()) return std::nullopt;
-      const bool truncated = queue->size() >= static_cast<size_t>(options_.queue_batch);
-      size_t i = 0;
-      while (i < queue->size()) {
-        if (Stopping() || paused_) return std::nullopt;
-        const TimePoint now = clock_.Now();
-        if (served >= kMaxPerClaim || now - claimed_at >= options_.lease / 2) return std::nullopt;
-        if ((*queue)[i].next_attempt_at > now)
-          return std::nullopt;  // the channel waits for its head
-        keep_lease();
-        Job job;
-        job.queue = std::span<const store::DeliveryRecord>(queue->data() + i, queue->size() - i);
-        job.client = &client;
-        job.keep_lease = keep_lease;
-        job.queue_truncated = truncated;
-        pipeline_->Run(job);
-        if (!job.store_error.empty()) return std::nullopt;  // the store is unwell
-        const OutcomeKind kind = job.outcome.kind;
-        if (kind != OutcomeKind::kSent && kind != OutcomeKind::kFailed &&
-            kind != OutcomeKind::kDead) {
-          return job.hold_lease_until;  // rescheduled, paused or stopping: the channel waits
+      if (i >= queue.size()) {
+        auto read = outbox_.ChannelQueue(channel, options_.queue_batch);
+        if (!read) {
+          spdlog::warn("cannot read a channel's queue channel={} error={}", channel,
+                       read.error().message);
+          return std::nullopt;
         }
-        served += static_cast<int>(job.covered);
-        if (!job.more.empty()) break;  // coalesce read further than this batch: read again
-        i += job.covered;
+        queue = std::move(*read);
+        truncated = queue.size() >= static_cast<size_t>(options_.queue_batch);
+        i = 0;
+        if (queue.empty()) return std::nullopt;
       }
+      const TimePoint now = clock_.Now();
+      if (now - claimed_at >= options_.lease / 2) return std::nullopt;  // others' turn
+      if (queue[i].next_attempt_at > now) return std::nullopt;  // the channel waits for its head
+      keep_lease();
+      Job job;
+      job.queue = std::span<const store::DeliveryRecord>(queue.data() + i, queue.size() - i);
+      job.client = &client;
+      job.keep_lease = keep_lease;
+      job.queue_truncated = truncated;
+      pipeline_->Run(job);
+      if (!job.store_error.empty()) return std::nullopt;  // the store is unwell
+      const OutcomeKind kind = job.outcome.kind;
+      if (kind != OutcomeKind::kSent && kind != OutcomeKind::kFailed &&
+          kind != OutcomeKind::kDead) {
+        return job.hold_lease_until;  // rescheduled, paused or stopping: the channel waits
+      }
+      served += static_cast<int>(job.covered);
+      if (!job.more.empty()) {
+        // Coalesce read further than this batch, from the same head: carry on from that read.
+        queue = std::move(job.more);
+        truncated = queue.size() >= static_cast<size_t>(kMaxDigest);
+        i = 0;
+      }
+      i += job.covered;
     }
     return std::nullopt;
   }
@@ -380,6 +415,8 @@ class EngineImpl final : public Engine, private Waiter {
   bool stopping_ = false;
   std::deque<std::string> ready_;  // claimed, waiting for a worker
   std::set<std::string> serving_;  // claimed and not yet released (ready or being served)
+  std::set<std::string> recheck_;  // claimed again while being served: look when released
+  bool starved_ = false;           // the last look found no free worker for all it could claim
   int busy_ = 0;
   std::thread dispatcher_;
   std::vector<std::thread> workers_;

@@ -250,36 +250,48 @@ bool CoalesceStage::Run(Job& job) {
   const store::DeliveryRecord& head = job.head();
   if (!IsNewFinding(head)) return true;
   const size_t limit = static_cast<size_t>(std::max(1, max_digest_));
-  // The run of new findings behind the head that one digest would cover.
-  const auto run_length = [&](std::span<const store::DeliveryRecord> queue) {
+  // The run of new findings behind the head that one digest would cover, counted up to `cap`.
+  const auto run_length = [&](std::span<const store::DeliveryRecord> queue, size_t cap) {
     size_t n = 1;
     if (head.in_doubt_since) {
       // A head in doubt keeps exactly the set it was sent with: a digest marks all it covers
       // with one in_doubt_since, a single post only itself. Its post (if any) says the same.
-      while (n < queue.size() && n < limit && queue[n].in_doubt_since == head.in_doubt_since &&
+      while (n < queue.size() && n < cap && queue[n].in_doubt_since == head.in_doubt_since &&
              Digestible(queue[n], head)) {
         ++n;
       }
     } else {
-      while (n < queue.size() && n < limit && Digestible(queue[n], head)) ++n;
+      while (n < queue.size() && n < cap && Digestible(queue[n], head)) ++n;
     }
     return n;
   };
-  size_t n = run_length(job.queue);
-  if (n == job.queue.size() && job.queue_truncated && n < limit) {
-    // The run reaches the end of what the worker read: read further to see where it ends.
+  // The run reaches the end of what the worker read: read further (once; the worker keeps the
+  // longer read for the deliveries that follow, so a long queue is not read again per delivery).
+  const auto read_further = [&] {
+    if (!job.more.empty() || !job.queue_truncated || job.queue.size() >= limit) return false;
     auto more = outbox_.ChannelQueue(head.channel, max_digest_);
-    if (more && !more->empty() && more->front().id == head.id && more->size() > job.queue.size()) {
-      job.more = std::move(*more);
-      job.queue = job.more;
-      n = run_length(job.queue);
+    if (!more || more->empty() || more->front().id != head.id || more->size() <= job.queue.size()) {
+      return false;
     }
-  }
+    job.more = std::move(*more);
+    job.queue = job.more;
+    return true;
+  };
+  // Deciding needs threshold + 1 deliveries at most; covering needs the whole run.
+  const size_t decide =
+      head.in_doubt_since
+          ? limit
+          : std::min<size_t>(limit,
+                             static_cast<size_t>(std::max<int64_t>(1, head.digest_threshold)) + 1);
+  size_t n = run_length(job.queue, decide);
+  if (n < decide && n == job.queue.size() && read_further()) n = run_length(job.queue, decide);
   const bool was_digest = head.in_doubt_since.has_value() && n > 1;
-  if (was_digest || (n >= 2 && static_cast<int64_t>(n) > head.digest_threshold)) {
-    job.digest = true;
-    job.covered = n;
-  }
+  const bool digest = was_digest || (n >= 2 && static_cast<int64_t>(n) > head.digest_threshold);
+  if (!digest) return true;
+  n = run_length(job.queue, limit);
+  if (n == job.queue.size() && read_further()) n = run_length(job.queue, limit);
+  job.digest = true;
+  job.covered = n;
   return true;
 }
 

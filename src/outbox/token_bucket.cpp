@@ -45,7 +45,10 @@ TokenBucket::Grant TokenBucket::TryAcquire() {
   if (now < blocked_until_) {
     wait = CeilMillis(std::chrono::duration<double, std::milli>(blocked_until_ - now).count());
   }
-  if (rate_per_ms_ > 0 && tokens_ < 1) {
+  // The server's headers, when it sends them, say how fast it may be asked; the configured cap
+  // is for servers that do not (SPEC §4).
+  const bool capped = rate_per_ms_ > 0 && !server_known_;
+  if (capped && tokens_ < 1) {
     wait = std::max(wait, CeilMillis((1 - tokens_) / rate_per_ms_));
   }
   if (server_known_ && server_tokens_ < 1) {
@@ -53,7 +56,7 @@ TokenBucket::Grant TokenBucket::TryAcquire() {
     wait = std::max(wait, CeilMillis((1 - server_tokens_) / rate));
   }
   if (wait.count() > 0) return Grant{wait, 0};
-  if (rate_per_ms_ > 0) tokens_ -= 1;
+  if (capped) tokens_ -= 1;
   if (server_known_) server_tokens_ -= 1;
   return Grant{Millis(0), ++granted_};
 }

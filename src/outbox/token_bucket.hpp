@@ -1,14 +1,15 @@
 // outbox/token_bucket.hpp — how fast Tocsin may post to one Mattermost server (SPEC §4).
 //
-// Three limits, and a request waits for the strictest:
-// - the client-side cap: `rate_per_second` tokens per second, up to `burst` saved (Envoy's
-//   token bucket; 0 turns it off, e.g. for benchmarks or a server known to have no limit);
+// A request waits for:
 // - the server's own bucket, mirrored from its X-Ratelimit-* headers when it sends them
 //   (API-FACTS §9: Limit is a burst size, Remaining what is allowed right now, Reset the seconds
 //   until the bucket is full again). The server's refill rate is not sent, so it is estimated
 //   from (Limit - Remaining) / Reset, which never overestimates (Reset is rounded up);
-// - after a 429, nobody sends until Retry-After has passed: a 429 is a shared verdict on the
-//   whole server, not on one channel.
+// - otherwise (a server without rate-limit headers, the default) the client-side cap:
+//   `rate_per_second` tokens per second, up to `burst` saved (Envoy's token bucket; 0 turns it
+//   off, e.g. for benchmarks or a server known to have no limit);
+// - and, after a 429, nobody sends until Retry-After has passed: a 429 is a shared verdict on
+//   the whole server, not on one channel.
 // It never sleeps: TryAcquire() takes a token or says how long until one is due, and the caller
 // decides whether to wait (a worker, on its condition variable) or to give the channel up.
 // Threading: every method is thread-safe (one mutex); workers of one engine share one bucket.

@@ -141,10 +141,19 @@ TEST(TokenBucket, AnswersWithoutHeadersTurnServerPacingOff) {
   EXPECT_TRUE(bucket.TryAcquire().granted());
 }
 
-TEST(TokenBucket, TheStricterOfClientCapAndServerWins) {
+TEST(TokenBucket, TheServersHeadersReplaceTheClientCap) {
   FakeClock clock;
   TokenBucket bucket(clock, 1, 1);  // 1/s client cap
   bucket.OnServerHeaders(Headers(101, 100, 1), 0);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(bucket.TryAcquire().granted()) << i;
+  EXPECT_FALSE(bucket.TryAcquire().granted());  // the server's 100 are spent
+}
+
+TEST(TokenBucket, TheClientCapReturnsWhenTheServerStopsSendingHeaders) {
+  FakeClock clock;
+  TokenBucket bucket(clock, 1, 1);
+  bucket.OnServerHeaders(Headers(101, 100, 1), 0);
+  bucket.OnServerHeaders(mattermost::RateLimitInfo{}, 0);
   EXPECT_TRUE(bucket.TryAcquire().granted());
   EXPECT_EQ(bucket.TryAcquire().wait, Millis(1000));
 }
