@@ -177,7 +177,8 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error is 2, whatever CLI11's own code.
+    return app.exit(e) == 0 ? 0 : 2;
   }
 
   if (version->parsed()) {
