@@ -193,14 +193,17 @@ class EngineImpl final : public Engine, private Waiter {
   }
 
   // A different server, token or TLS setting: what we learned about the old one is void.
-  void CheckServer(const mattermost::ConnectionSettings& conn) {
+  // Returns true when the settings changed since the last look (not on the first).
+  bool CheckServer(const mattermost::ConnectionSettings& conn) {
     ServerKey key{mattermost::NormalizeBaseUrl(conn.url), conn.token, conn.insecure, conn.ca_file};
-    if (server_ && *server_ == key) return;
-    if (server_) spdlog::info("mattermost connection settings changed; delivery starts afresh");
+    if (server_ && *server_ == key) return false;
+    const bool changed = server_.has_value();
+    if (changed) spdlog::info("mattermost connection settings changed; delivery starts afresh");
     server_ = std::move(key);
     bucket_.Reset();
     channels_.Clear();
     limits_.Reset();
+    return changed;
   }
 
   void DispatchLoop() {
@@ -222,8 +225,15 @@ class EngineImpl final : public Engine, private Waiter {
   Millis DispatchOnce(TimePoint& gauges_at) {
     const auto conn = integration_.Connection();
     if (!conn) return kIdleWait;  // inactive or unconfigured: deliveries wait
-    CheckServer(*conn);
-    if (status_.Refresh() == "auth_failed") {
+    const bool changed = CheckServer(*conn);
+    std::string status = status_.Refresh();
+    if (status == "auth_failed" && changed) {
+      // The token (or the server) was replaced: that ends the pause (SPEC §4), whether or not
+      // whoever saved it also reset the status.
+      status_.Report("unknown", "the Mattermost connection settings changed; delivery resumes");
+      status = "unknown";
+    }
+    if (status == "auth_failed") {
       paused_ = true;  // until the token is replaced or a Test Connection succeeds
       return kIdleWait;
     }
@@ -334,12 +344,15 @@ class EngineImpl final : public Engine, private Waiter {
 
     const TimePoint claimed_at = clock_.Now();
     TimePoint renewed_at = claimed_at;
+    bool lease_lost = false;
     const auto keep_lease = [&] {
       const TimePoint now = clock_.Now();
       if (now >= renewed_at && now - renewed_at < options_.lease / 3) return;
       if (auto r = outbox_.RenewLease(channel, owner_, now, options_.lease); !r) {
         spdlog::warn("cannot renew a channel lease channel={} error={}", channel,
                      r.error().message);
+        // Someone else holds it now (ours lapsed): they serve the channel from here on.
+        if (r.error().code == "conflict") lease_lost = true;
       }
       renewed_at = now;
     };
@@ -365,6 +378,7 @@ class EngineImpl final : public Engine, private Waiter {
       if (now - claimed_at >= options_.lease / 2) return std::nullopt;  // others' turn
       if (queue[i].next_attempt_at > now) return std::nullopt;  // the channel waits for its head
       keep_lease();
+      if (lease_lost) return std::nullopt;
       Job job;
       job.queue = std::span<const store::DeliveryRecord>(queue.data() + i, queue.size() - i);
       job.client = &client;

@@ -142,15 +142,29 @@ TEST_F(Delivery, ARevokedTokenPausesEverythingUntilTheTokenIsReplaced) {
   EXPECT_EQ(Row(ids[0]).attempts, 0);  // not spent
   EXPECT_EQ(Row(ids[0]).last_error_code, "unauthorized");
 
-  // An admin saves a new token: the status is no longer auth_failed and delivery resumes.
+  // An admin saves a new token: that alone ends the pause.
   const std::string fresh = emu_->CreateToken(bot_);
   Connect(fresh);
-  integration_.SetStatus("unknown");
   engine_->Wake();
   ASSERT_TRUE(WaitUntil([&] { return emu_->TotalPosts() >= 8; }));
   ASSERT_TRUE(WaitState(other.back(), DeliveryState::kSent));
   ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
   EXPECT_TRUE(WaitUntil([&] { return integration_.Status() == "ok"; }));
+}
+
+TEST_F(Delivery, APauseEndsWhenTheStatusIsNoLongerAuthFailed) {
+  StartEngine();
+  emu_->SetTokenActive(token_, false);
+  const auto ids = EnqueueNew(0, 3, "sec/alerts");
+  ASSERT_TRUE(WaitUntil([&] { return integration_.Status() == "auth_failed"; }));
+  EXPECT_EQ(emu_->TotalPosts(), 0u);
+  // The bot's token works again and a Test Connection says so.
+  emu_->SetTokenActive(token_, true);
+  integration_.SetStatus("ok");
+  engine_->Wake();
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  EXPECT_EQ(PostedIds(alerts_), ids);
+  EXPECT_EQ(Row(ids[0]).attempts, 1);
 }
 
 TEST_F(Delivery, AForbiddenChannelFailsItsDeliveryAndOtherChannelsGoOn) {
