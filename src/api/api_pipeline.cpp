@@ -242,7 +242,8 @@ Response Api::PostScan(const Request& req, const std::string& name, const Princi
   ingest::SarifLimits limits;
   limits.max_inflated_bytes = static_cast<size_t>(d_.settings.max_scan_body);
   const auto start = std::chrono::steady_clock::now();
-  auto parsed = ingest::ReadSarif(req.body, limits, scanner);
+  // Parse the body in place rather than copy a document of up to max_scan_body (see Handler).
+  auto parsed = ingest::ReadSarifBuffer(std::move(const_cast<Request&>(req).body), limits, scanner);
   if (!parsed) {
     Error e = parsed.error();
     if (e.hint.empty()) e.hint = "check that the file is SARIF 2.1.0 as the scanner wrote it";

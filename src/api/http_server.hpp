@@ -44,6 +44,9 @@ struct Response {
   std::string body;
 };
 
+// The Request is the server's own non-const object and is not read after the handler returns, so
+// a handler may move a large body out of it (const_cast) instead of copying it: the scan upload
+// does, to parse hundreds of megabytes in place.
 using Handler = std::function<Response(const Request&)>;
 // Returns the body limit (bytes) for a request, from its method and path, before the body is read.
 using BodyLimit = std::function<uint64_t(std::string_view method, std::string_view path)>;
