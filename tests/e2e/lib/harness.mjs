@@ -156,7 +156,17 @@ export async function screenshot(page, name) {
     mkdirSync(shotDir, {recursive: true});
     console.log(`# screenshots: ${shotDir}`);
   }
-  await page.screenshot({path: path.join(shotDir, `${name}.png`), fullPage: true});
+  // A viewport as tall as the page (up to a limit) rather than fullPage: the sticky sidebar then
+  // sits where a person sees it. Toasts are transient and left out.
+  const size = page.viewportSize();
+  const height = await page.evaluate(() => Math.ceil(document.documentElement.scrollHeight));
+  const tall = Math.min(height, 3000);
+  if (tall > size.height) await page.setViewportSize({width: size.width, height: tall});
+  // (Playwright's `style` option injects a <style> element, which the UI's CSP rightly blocks.)
+  await page.evaluate(() => document.querySelectorAll('.toasts').forEach((t) => { t.hidden = true; }));
+  await page.screenshot({path: path.join(shotDir, `${name}.png`)});
+  await page.evaluate(() => document.querySelectorAll('.toasts').forEach((t) => { t.hidden = false; }));
+  if (tall > size.height) await page.setViewportSize(size);
 }
 
 // Polls `fn` until it returns a truthy value; bounded.

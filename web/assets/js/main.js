@@ -11,7 +11,7 @@ import {renderProjectSettings} from './pages/project_settings.js';
 import {renderDeliveries} from './pages/deliveries.js';
 
 const app = document.getElementById('app');
-const state = {me: null, cleanup: null, afterSignIn: null};
+const state = {me: null, cleanup: null, afterSignIn: null, moved: false};
 
 // [pattern, page, options]; the first match wins. Parameters are decoded path segments.
 const ROUTES = [
@@ -43,6 +43,7 @@ function homePath() {
 export function navigate(path, {replace = false} = {}) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
+  state.moved = true;
   render();
 }
 
@@ -56,7 +57,7 @@ document.addEventListener('click', (e) => {
   e.preventDefault();
   navigate(url.pathname + url.search);
 });
-window.addEventListener('popstate', () => render());
+window.addEventListener('popstate', () => { state.moved = true; render(); });
 
 onUnauthorized(() => {
   if (!state.me) return;
@@ -158,8 +159,17 @@ async function render() {
     if (!page.isConnected) return;  // navigated away meanwhile
     page.append(out.node);
     document.title = `${out.title} · Tocsin`;
+    // After a navigation inside the app, move focus to the new page's heading so keyboard and
+    // screen reader users start there (a full page load starts at the top anyway).
     const heading = page.querySelector('h1');
-    if (heading && document.activeElement === document.body) heading.setAttribute('tabindex', '-1');
+    if (heading && state.moved && !document.querySelector('[role="dialog"]')) {
+      const active = document.activeElement;
+      if (!active || active === document.body || !page.contains(active)) {
+        heading.setAttribute('tabindex', '-1');
+        heading.focus({preventScroll: true});
+      }
+    }
+    state.moved = false;
   } catch (err) {
     if (!page.isConnected) return;
     if (err instanceof ApiError && err.status === 401) return;  // back to sign-in already

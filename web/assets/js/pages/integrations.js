@@ -82,7 +82,7 @@ function card(mm, refresh, checking) {
     meta.childElementCount ? meta : null,
     status,
     h('div', {class: 'tool-card-foot'},
-      h('span', {class: 'small muted'}, mm.active ? 'Settings, Test Connection, deactivate' : 'Connect a Mattermost server'),
+      h('span', {class: 'small muted'}, mm.active ? 'Change the settings, test or deactivate' : 'Connect a Mattermost server'),
       action));
 }
 
@@ -172,6 +172,7 @@ function openSettings(mm, refresh) {
     try {
       const r = await post('/integrations/mattermost/test', body);
       result.replaceChildren(testOutcome(r));
+      result.scrollIntoView({block: 'nearest'});
     } catch (err) {
       result.replaceChildren();
       showFieldErrors(err);
@@ -223,6 +224,17 @@ function openSettings(mm, refresh) {
   }
 }
 
+const FAILURE_TITLE = {
+  invalid_url: 'The URL is not valid',
+  connection_failed: 'Could not connect',
+  tls_error: 'The TLS certificate was not accepted',
+  not_mattermost: 'This is not a Mattermost server',
+  token_invalid: 'Mattermost refused the token',
+  forbidden: 'No permission to post there',
+  channel_not_found: 'Channel not found',
+  server_error: 'The Mattermost server failed',
+};
+
 // The Test Connection answer: green with who the token is, or the code's message and hint in red.
 export function testOutcome(r) {
   if (r.ok) {
@@ -230,7 +242,7 @@ export function testOutcome(r) {
     const version = r.server_version ? `Mattermost ${r.server_version}` : null;
     return notice('ok', 'Connection successful', [who, version].filter(Boolean).join(' · ') || r.message);
   }
-  const box = notice('error', r.message || 'The connection failed', null, r.hint);
+  const box = notice('error', FAILURE_TITLE[r.code] || 'The connection failed', r.message, r.hint);
   box.querySelector('div').append(h('p', {class: 'small'}, 'Code: ', h('code', {}, r.code || 'unknown')));
   return box;
 }
