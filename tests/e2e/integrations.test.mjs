@@ -16,8 +16,11 @@ describe('Integrations › Notification Tools', () => {
     tab = await openPage(browser, tocsin.url);
   });
   after(async () => {
+    const consoleErrors = tab ? tab.unexpectedConsoleErrors() : [];
     await browser?.close();
     await Promise.all([tocsin?.stop(), emu?.stop(), other?.stop()]);
+    // No script error or CSP violation on any page along the way.
+    assert.deepEqual(consoleErrors, []);
   });
 
   test('the admin activates Mattermost: Integrations, Notification Tools, Activate, Token + URL, Test Connection, Save', async () => {

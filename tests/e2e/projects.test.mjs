@@ -19,8 +19,11 @@ describe('Projects, deliveries and findings', () => {
     await signIn(tab.page, tocsin.adminToken);
   });
   after(async () => {
+    const consoleErrors = tab ? tab.unexpectedConsoleErrors() : [];
     await browser?.close();
     await Promise.all([tocsin?.stop(), emu?.stop()]);
+    // No script error or CSP violation on any page along the way.
+    assert.deepEqual(consoleErrors, []);
   });
 
   test('create a project, link it: routes, Save, Send test message with a per-channel result, Preview', async () => {
@@ -106,19 +109,19 @@ describe('Projects, deliveries and findings', () => {
     const post = await eventually(async () => {
       const p = await emu.posts(emu.channels['security/alerts']);
       return p.find((x) => JSON.stringify(x).includes('SQL injection in query()'));
-    }, {timeoutMs: 15000, what: 'the finding post in security/alerts'});
+    }, {timeoutMs: 30000, what: 'the finding post in security/alerts'});
 
     await page.getByRole('navigation', {name: 'Main'}).getByRole('link', {name: 'Deliveries'}).click();
     await page.getByRole('heading', {level: 1, name: 'Deliveries'}).waitFor();
     // The page refreshes itself: wait for the delivery to show as sent, then its link.
     const sent = page.locator('tr[data-state="sent"]').filter({hasText: 'security/alerts'});
-    await sent.first().waitFor({timeout: 15000});
+    await sent.first().waitFor({timeout: 30000});
     const href = await sent.first().getByRole('link', {name: /Open the post/}).getAttribute('href');
     assert.ok(href.endsWith(post.id), `${href} links to ${post.id}`);
 
     // The incidents route cannot be posted to: failed, with the error, a hint and Retry.
     const failedRow = page.locator('tr[data-state="failed"]').filter({hasText: 'security/incidents'}).first();
-    await failedRow.waitFor({timeout: 15000});
+    await failedRow.waitFor({timeout: 30000});
     assert.ok((await failedRow.locator('.error-cell').textContent()).length > 10);
     assert.match(await failedRow.locator('.error-cell .hint').textContent(), /bot|channel/i);
     await screenshot(page, 'deliveries');
@@ -164,7 +167,7 @@ describe('Projects, deliveries and findings', () => {
       const p = await emu.posts(emu.channels['security/alerts']);
       // (Markdown escapes the '#' of the comment in the post.)
       return p.some((x) => x.root_id && JSON.stringify(x).includes('fixed in'));
-    }, {timeoutMs: 15000, what: 'the status-change reply'});
+    }, {timeoutMs: 30000, what: 'the status-change reply'});
 
     // Filters: resolved shows it, open does not.
     await page.getByLabel('Status', {exact: true}).selectOption('open');

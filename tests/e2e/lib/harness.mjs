@@ -119,7 +119,8 @@ export async function launchBrowser() {
 // A fresh context (own cookies) and page that records every response it receives, body included.
 export async function openPage(browser, baseURL) {
   const context = await browser.newContext({baseURL, viewport: {width: 1360, height: 900}});
-  context.setDefaultTimeout(10000);
+  // Generous: under ctest -j with sanitizer builds the machine is busy.
+  context.setDefaultTimeout(20000);
   const page = await context.newPage();
   const responses = [];
   const pending = new Set();
@@ -138,6 +139,10 @@ export async function openPage(browser, baseURL) {
   });
   return {
     context, page, responses, consoleErrors,
+    // Script errors and CSP violations; failed requests the test provoked are not counted.
+    unexpectedConsoleErrors() {
+      return consoleErrors.filter((e) => !/^Failed to load resource: the server responded with a status of 4\d\d/.test(e));
+    },
     async settled() { while (pending.size) await Promise.all([...pending]); },
   };
 }
@@ -170,7 +175,7 @@ export async function screenshot(page, name) {
 }
 
 // Polls `fn` until it returns a truthy value; bounded.
-export async function eventually(fn, {timeoutMs = 10000, intervalMs = 100, what = 'condition'} = {}) {
+export async function eventually(fn, {timeoutMs = 20000, intervalMs = 100, what = 'condition'} = {}) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
