@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine and runs every test: unit, conformance, integration, e2e.
-# The build has warnings as errors and runs under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Options: any argument is passed to ctest (e.g. `scripts/test.sh -L unit`).
+# Sets up a fresh Debian 12 machine and runs every test: unit, conformance, integration, e2e
+# (browser), and the fuzz targets for a bounded time.
+# The main build has warnings as errors and runs under AddressSanitizer + UndefinedBehaviorSanitizer;
+# the fuzz targets are a second, small clang build (libFuzzer).
+# Arguments go to ctest for the main build (e.g. `scripts/test.sh -L unit`); with arguments the
+# fuzz run is skipped. TOCSIN_FUZZ_SECONDS sets how long each fuzz target runs (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -11,4 +14,11 @@ build=${TOCSIN_TEST_BUILD:-build-test}
 if [[ ! -d tests/e2e/node_modules ]]; then npm ci --prefix tests/e2e --no-audit --no-fund; fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 300 "$@"
+status=0
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 300 "$@" || status=$?
+if [[ $# -eq 0 ]]; then
+  ./scripts/build.sh build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+    -DTOCSIN_FUZZ=ON -DTOCSIN_FUZZ_SECONDS="${TOCSIN_FUZZ_SECONDS:-20}"
+  ctest --test-dir build-fuzz --output-on-failure -j "$(nproc)" -L fuzz || status=$?
+fi
+exit $status
