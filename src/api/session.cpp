@@ -20,10 +20,9 @@ bool SessionStore::Expired(const Session& s, TimePoint now) const {
 void SessionStore::Prune(TimePoint now) {
   std::erase_if(sessions_, [&](const auto& kv) { return Expired(kv.second, now); });
   while (!sessions_.empty() && sessions_.size() >= options_.max_sessions) {
-    auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a,
-                                                                          const auto& b) {
-      return a.second.last_used < b.second.last_used;
-    });
+    auto oldest = std::min_element(
+        sessions_.begin(), sessions_.end(),
+        [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
     sessions_.erase(oldest);
   }
 }

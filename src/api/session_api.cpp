@@ -81,9 +81,9 @@ Response Api::CreateSession(const Request& req) {
   if (auto old = SessionIdOf(req)) sessions_.Remove(*old);
   NewSession s = sessions_.Create(security::HashApiToken(token));
   spdlog::info("web session signed in name={} role={}", (*principal)->name, (*principal)->role);
-  Response r = JsonResponse(200, {{"name", (*principal)->name},
-                                  {"role", (*principal)->role},
-                                  {"csrf_token", s.csrf_token}});
+  Response r = JsonResponse(
+      200,
+      {{"name", (*principal)->name}, {"role", (*principal)->role}, {"csrf_token", s.csrf_token}});
   r.headers.emplace_back("Set-Cookie", SessionCookie(s.id, SecureCookies(d_.settings)));
   return r;
 }
@@ -104,9 +104,8 @@ Response Api::GetSession(const Request& req) {
     }
     return r;
   }
-  return JsonResponse(200, {{"name", who->name},
-                            {"role", who->role},
-                            {"csrf_token", session->csrf_token}});
+  return JsonResponse(
+      200, {{"name", who->name}, {"role", who->role}, {"csrf_token", session->csrf_token}});
 }
 
 Response Api::DeleteSession(const Request& req) {
@@ -114,8 +113,7 @@ Response Api::DeleteSession(const Request& req) {
   if (auto id = SessionIdOf(req)) {
     if (auto session = sessions_.Find(*id)) {
       if (!CsrfTokensEqual(session->csrf_token, req.Header(kCsrfHeader).value_or(""))) {
-        return ErrorResponse(Error{"csrf_failed",
-                                   "signing out needs the session's CSRF token",
+        return ErrorResponse(Error{"csrf_failed", "signing out needs the session's CSRF token",
                                    "send it in the X-CSRF-Token header"},
                              403);
       }

@@ -1,7 +1,6 @@
 // The sign-in session over real HTTP (POST/GET/DELETE /api/v1/session), the cookie as an
 // alternative to Bearer, and the CSRF rule for state-changing requests.
 #include <gtest/gtest.h>
-
 #include <httplib.h>
 
 #include "core/clock.hpp"
@@ -102,7 +101,8 @@ TEST_F(SessionApi, ACookieRequestThatChangesStateNeedsTheCsrfToken) {
   EXPECT_EQ(bare.Json()["error"]["code"], "csrf_failed");
   EXPECT_FALSE(bare.Json()["error"]["hint"].get<std::string>().empty());
   const std::string other = (csrf[0] == '0' ? "1" : "0") + csrf.substr(1);  // one character off
-  Reply wrong = Call("POST", "/api/v1/projects", {{"Cookie", cookie}, {"X-CSRF-Token", other}}, body);
+  Reply wrong =
+      Call("POST", "/api/v1/projects", {{"Cookie", cookie}, {"X-CSRF-Token", other}}, body);
   EXPECT_EQ(wrong.status, 403);
   EXPECT_EQ(Call("DELETE", "/api/v1/projects/acme", {{"Cookie", cookie}}).status, 403);
   EXPECT_EQ(server_.Get("/api/v1/projects/acme").status, 404) << "nothing was created";
@@ -111,7 +111,8 @@ TEST_F(SessionApi, ACookieRequestThatChangesStateNeedsTheCsrfToken) {
   EXPECT_EQ(ok.status, 201) << ok.body;
   // Reading needs no CSRF token.
   EXPECT_EQ(Call("GET", "/api/v1/projects/acme", {{"Cookie", cookie}}).status, 200);
-  Reply patch = Call("PATCH", "/api/v1/projects/acme", {{"Cookie", cookie}}, R"({"display_name":"A"})");
+  Reply patch =
+      Call("PATCH", "/api/v1/projects/acme", {{"Cookie", cookie}}, R"({"display_name":"A"})");
   EXPECT_EQ(patch.status, 403);
 }
 
@@ -121,7 +122,8 @@ TEST_F(SessionApi, BearerRequestsNeedNoCsrfTokenAndWinOverACookie) {
                  {{"Authorization", "Bearer " + server_.admin_token()}, {"Cookie", cookie}},
                  R"({"name":"by-bearer"})");
   EXPECT_EQ(r.status, 201) << r.body;
-  Reply bad = Call("GET", "/api/v1/projects", {{"Authorization", "Bearer nope"}, {"Cookie", cookie}});
+  Reply bad =
+      Call("GET", "/api/v1/projects", {{"Authorization", "Bearer nope"}, {"Cookie", cookie}});
   EXPECT_EQ(bad.status, 401) << "a bad Bearer token is not rescued by the cookie";
 }
 

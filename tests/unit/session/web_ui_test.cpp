@@ -1,12 +1,13 @@
 // Serving the embedded web UI (api/web_ui.hpp) and what the embedded files must respect: every
 // reference resolves, no inline script (the CSP forbids it), no HTML built from strings.
+#include "api/web_ui.hpp"
+
 #include <gtest/gtest.h>
 
 #include <regex>
 #include <set>
 
 #include "api/web_assets.hpp"
-#include "api/web_ui.hpp"
 
 namespace tocsin::api {
 namespace {
@@ -157,7 +158,8 @@ TEST(EmbeddedWebAssets, IndexReferencesOnlyEmbeddedFilesAndNoInlineCode) {
   }
   EXPECT_GE(refs, 3);
   EXPECT_TRUE(std::regex_search(html, std::regex(R"(<script[^>]*\bsrc=)")));
-  EXPECT_FALSE(std::regex_search(html, std::regex(R"(<script(?![^>]*\bsrc=)[^>]*>)"))) << "inline script";
+  EXPECT_FALSE(std::regex_search(html, std::regex(R"(<script(?![^>]*\bsrc=)[^>]*>)")))
+      << "inline script";
   EXPECT_EQ(html.find("style="), std::string::npos) << "inline style";
   EXPECT_EQ(html.find("<style"), std::string::npos) << "inline style";
   EXPECT_FALSE(std::regex_search(html, std::regex(R"(\son[a-z]+=)"))) << "inline handler";
@@ -194,9 +196,9 @@ TEST(EmbeddedWebAssets, ScriptsUseNoHtmlSinksEvalOrExternalHosts) {
   for (const auto& a : EmbeddedWebAssets()) {
     if (!a.path.ends_with(".js")) continue;
     const std::string js(a.body);
-    for (const char* sink : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
-                             "eval(", "new Function", "DOMParser", "createContextualFragment",
-                             "setAttribute('style'", "localStorage"}) {
+    for (const char* sink :
+         {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
+          "DOMParser", "createContextualFragment", "setAttribute('style'", "localStorage"}) {
       EXPECT_EQ(js.find(sink), std::string::npos) << a.path << " uses " << sink;
     }
     // (The SVG namespace is a name, not a resource; example.com addresses are placeholders.)
