@@ -1,11 +1,11 @@
 #include "service/auth_service.hpp"
 
 #include <filesystem>
-#include <regex>
 
 #include <nlohmann/json.hpp>
 
 #include "core/random.hpp"
+#include "domain/types.hpp"
 #include "security/crypto.hpp"
 
 namespace tocsin::service {
@@ -16,8 +16,10 @@ bool Principal::MayUseProject(const std::string& project) const {
 
 std::string ValidateRole(const std::string& role) {
   if (role == "admin") return {};
-  static const std::regex kProject("project:[a-z0-9][a-z0-9._-]{0,63}");
-  if (std::regex_match(role, kProject)) return {};
+  constexpr std::string_view kPrefix = "project:";
+  if (role.rfind(kPrefix, 0) == 0 && domain::IsValidProjectName(role.substr(kPrefix.size()))) {
+    return {};
+  }
   return "role must be \"admin\" or \"project:<name>\" with a project slug "
          "([a-z0-9][a-z0-9._-]{0,63})";
 }
