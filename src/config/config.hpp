@@ -41,7 +41,7 @@ struct Settings {
   double mm_rate_per_second = 10;  // 0 = no cap
   int64_t mm_burst = 20;
   Millis delivery_ttl{24LL * 3600 * 1000};
-  int64_t delivery_workers = 4;
+  int64_t delivery_workers = 16;
   Millis mm_timeout{10000};
 
   // Where each key's value came from, for `tocsin config show`.
