@@ -52,11 +52,16 @@ std::string Lower(std::string_view s) {
 HttpConnection::HttpConnection(std::string host, int port) : host_(std::move(host)), port_(port) {}
 
 HttpConnection::HttpConnection(const std::string& base_url) {
-  static const std::regex kUrl(R"(^http://([^:/]+):(\d+)/?$)");
-  std::smatch m;
-  if (!std::regex_match(base_url, m, kUrl)) throw BenchError("not an http://host:port URL: " + base_url);
-  host_ = m[1];
-  port_ = std::stoi(m[2]);
+  // http://host:port, nothing else (both servers print exactly that).
+  constexpr std::string_view kScheme = "http://";
+  const size_t colon = base_url.rfind(':');
+  if (base_url.compare(0, kScheme.size(), kScheme) != 0 || colon < kScheme.size() ||
+      colon + 1 >= base_url.size() ||
+      base_url.find_first_not_of("0123456789/", colon + 1) != std::string::npos) {
+    throw BenchError("not an http://host:port URL: " + base_url);
+  }
+  host_ = base_url.substr(kScheme.size(), colon - kScheme.size());
+  port_ = std::stoi(base_url.substr(colon + 1));
 }
 
 HttpConnection::~HttpConnection() { Close(); }
@@ -304,14 +309,16 @@ void Child::Stop() {
   pid_ = -1;
 }
 
-std::string Child::WaitForLog(const std::regex& re, std::chrono::milliseconds timeout) {
+std::string Child::WaitForLog(std::string_view marker, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
     std::ifstream in(log_path_);
     std::string line;
-    std::smatch m;
     while (std::getline(in, line)) {
-      if (std::regex_search(line, m, re)) return m.size() > 1 ? m[1].str() : line;
+      const size_t at = line.find(marker);
+      if (at == std::string::npos) continue;
+      const size_t start = at + marker.size();
+      return line.substr(start, line.find_first_of(" \t\r", start) - start);
     }
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -350,6 +357,16 @@ int64_t StatusKb(pid_t pid, const char* field) {
     if (line.compare(0, prefix.size(), prefix) == 0) {
       return std::stoll(line.substr(prefix.size()));
     }
+  }
+  return -1;
+}
+
+int64_t WrittenBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  int64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "wchar:") return value;
   }
   return -1;
 }
@@ -447,8 +464,7 @@ Stack::Stack(const Paths& paths, const StackOptions& o) : dir_(paths.work_dir + 
       std::vector<std::string>{paths.emulator, "--listen", "127.0.0.1:0", "--seed",
                                dir_ + "/world.json"},
       dir_ + "/emulator.log");
-  emulator_url_ = emulator_->WaitForLog(std::regex(R"(listening on (http://\S+))"),
-                                        std::chrono::seconds(20));
+  emulator_url_ = emulator_->WaitForLog("listening on ", std::chrono::seconds(20));
 
   std::vector<std::string> argv = {paths.tocsin,   "serve",        "--listen",
                                    "127.0.0.1:0",  "--data-dir",   dir_ + "/data",
@@ -460,8 +476,7 @@ Stack::Stack(const Paths& paths, const StackOptions& o) : dir_(paths.work_dir + 
     argv.push_back(rate);
   }
   tocsin_ = std::make_unique<Child>(argv, dir_ + "/tocsin.log");
-  tocsin_port_ =
-      std::stoi(tocsin_->WaitForLog(std::regex(R"(serving port=(\d+))"), std::chrono::seconds(30)));
+  tocsin_port_ = std::stoi(tocsin_->WaitForLog("serving port=", std::chrono::seconds(30)));
   std::ifstream token_in(dir_ + "/data/admin-token");
   std::getline(token_in, admin_token_);
   if (admin_token_.empty()) throw BenchError("no admin token in " + dir_ + "/data/admin-token");
@@ -549,15 +564,16 @@ std::string Verdict(bool met) { return met ? "met" : "**missed**"; }
 std::string Fmt(double v, int decimals) {
   char raw[64];
   std::snprintf(raw, sizeof raw, "%.*f", decimals, v);
-  std::string s = raw;
-  const size_t dot = s.find('.');
-  size_t int_end = dot == std::string::npos ? s.size() : dot;
-  const size_t start = s[0] == '-' ? 1 : 0;
-  for (ptrdiff_t i = static_cast<ptrdiff_t>(int_end) - 3; i > static_cast<ptrdiff_t>(start);
-       i -= 3) {
-    s.insert(static_cast<size_t>(i), ",");
+  const std::string_view s = raw;
+  const size_t sign = s[0] == '-' ? 1 : 0;
+  const size_t int_end = std::min(s.find('.'), s.size());
+  std::string out(s.substr(0, sign));
+  for (size_t i = sign; i < int_end; ++i) {
+    if (i > sign && (int_end - i) % 3 == 0) out.push_back(',');
+    out.push_back(s[i]);
   }
-  return s;
+  out.append(s.substr(int_end));
+  return out;
 }
 
 void Report(const std::string& id, const std::string& what, const std::string& measured,

@@ -20,7 +20,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -102,8 +101,8 @@ class Child {
 
   pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }
-  // Waits until a line of the log matches `re`; returns its first capture group (or the line).
-  std::string WaitForLog(const std::regex& re, std::chrono::milliseconds timeout);
+  // Waits until the log holds `marker`; returns the word that follows it (up to white space).
+  std::string WaitForLog(std::string_view marker, std::chrono::milliseconds timeout);
   void Stop();
 
  private:
@@ -115,6 +114,7 @@ class Child {
 // /proc readers. CPU seconds are utime + stime of the whole process (all its threads).
 double CpuSeconds(pid_t pid);
 int64_t StatusKb(pid_t pid, const char* field);  // "VmRSS", "VmHWM"; -1 when unreadable
+int64_t WrittenBytes(pid_t pid);  // /proc/<pid>/io wchar: bytes passed to write() and pwrite()
 double LoadAverage1();
 std::string LoadAverageText();  // "4.12 3.90 3.55"
 

@@ -82,7 +82,7 @@ void Run(const Paths& paths, const Options& o) {
     std::vector<std::string> bodies;
     bodies.reserve(static_cast<size_t>(o.batches));
     for (int b = 0; b < o.batches; ++b) {
-      bodies.push_back(Batch("ingest", "b" + std::to_string(b), o.batch_size));
+      bodies.push_back(Batch("ingest", std::string("b").append(std::to_string(b)), o.batch_size));
     }
     const size_t body_bytes = bodies[0].size();
     {  // one warm-up batch, not counted
@@ -94,6 +94,7 @@ void Run(const Paths& paths, const Options& o) {
     std::atomic<int> failures{0};
     std::vector<std::vector<double>> latencies(static_cast<size_t>(o.clients));
     const double cpu0 = CpuSeconds(pid);
+    const int64_t written0 = WrittenBytes(pid);
     const auto t0 = Clock::now();
     const auto deadline = t0 + std::chrono::seconds(60);
     std::vector<std::thread> threads;
@@ -116,15 +117,18 @@ void Run(const Paths& paths, const Options& o) {
     for (auto& t : threads) t.join();
     const double secs = Seconds(Clock::now() - t0);
     const double cpu = CpuSeconds(pid) - cpu0;
+    const double written = static_cast<double>(WrittenBytes(pid) - written0);
     std::vector<double> all;
     for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
     const double rate = static_cast<double>(accepted) / secs;
+    const double per_event = 1.0 / static_cast<double>(std::max<int64_t>(1, accepted));
     std::printf(
         "batch: %lld events in %.2f s (%d clients, %zu KiB bodies), %d failed; per request p50 "
-        "%.0f ms p99 %.0f ms; tocsin CPU %.2f s = %.1f µs/event\n",
+        "%.0f ms p99 %.0f ms; tocsin CPU %.2f s = %.1f µs/event; written %.1f MB = %.0f "
+        "bytes/event (WAL, checkpoints, responses)\n",
         static_cast<long long>(accepted.load()), secs, o.clients, body_bytes / 1024,
-        failures.load(), Percentile(all, 50), Percentile(all, 99), cpu,
-        cpu * 1e6 / static_cast<double>(std::max<int64_t>(1, accepted)));
+        failures.load(), Percentile(all, 50), Percentile(all, 99), cpu, cpu * 1e6 * per_event,
+        written / 1e6, written * per_event);
     Report("1", "batch ingest, 1,000 new findings per POST",
            Fmt(rate) + " events/s", "≥ 20,000 events/s", Verdict(rate >= 20000 && !failures),
            Fmt(static_cast<double>(accepted)) + " events, " + std::to_string(o.clients) +
@@ -149,8 +153,9 @@ void Run(const Paths& paths, const Options& o) {
         lat.reserve(100000);
         // Bounded in count as well as time.
         for (int n = 0; n < 200000 && !stop; ++n) {
-          const std::string body =
-              NewFindingEvent("ingest", "s" + std::to_string(c) + "-" + std::to_string(n));
+          const std::string body = NewFindingEvent(
+              "ingest", std::string("s").append(std::to_string(c)).append("-").append(
+                            std::to_string(n)));
           const auto s = Clock::now();
           const HttpResponse r = api.Request("POST", "/api/v1/events", body);
           lat.push_back(Millis(Clock::now() - s));

@@ -16,7 +16,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <regex>
 #include <thread>
 
 #include "bench_common.hpp"
@@ -117,15 +116,14 @@ void Run(const Paths& paths, const Options& o) {
 
   // Match each post to its event by the sequence number in the fingerprint/title.
   const Json posts = emu.GetJson("/_emulator/posts");
-  static const std::regex kSeq(R"(latseq(\d+)z)");
   std::vector<double> latency;
   std::vector<char> seen(static_cast<size_t>(total), 0);
   int unmatched = 0;
   for (const Json& p : posts) {
     const std::string text = p.dump();
-    std::smatch m;
-    if (!std::regex_search(text, m, kSeq)) continue;
-    const int seq = std::stoi(m[1]);
+    const size_t at = text.find("latseq");
+    if (at == std::string::npos) continue;
+    const int seq = std::atoi(text.c_str() + at + 6);
     if (seq < 0 || seq >= total || seen[static_cast<size_t>(seq)]) {
       ++unmatched;
       continue;

@@ -192,9 +192,12 @@ void Run(const Paths& paths, const Options& o) {
          "≤ 3 s; ≤ 2× file", Verdict(first.seconds <= 3 && peak_mb <= 2 * file_mb),
          "upload start → 201; tocsin CPU " + Fmt(cpu1 - cpu0, 2) + " s; VmHWM of the process (" +
              Fmt(rss0_kb * 1024 / 1e6, 1) + " MB before)");
-  Report("8d", "the same log again (all unchanged)", Fmt(second.seconds, 2) + " s", "≤ 3 s",
-         Verdict(second.seconds <= 3 && hwm2_kb * 1024 / 1e6 <= 2 * file_mb),
-         "tocsin CPU " + Fmt(cpu2 - cpu1, 2) + " s; VmHWM " + Fmt(hwm2_kb * 1024 / 1e6) + " MB");
+  const double peak2_mb = hwm2_kb * 1024 / 1e6;
+  Report("8d", "the same log again (all unchanged)",
+         Fmt(second.seconds, 2) + " s; peak RSS " + Fmt(peak2_mb) + " MB = " +
+             Fmt(peak2_mb / file_mb, 2) + "× file",
+         "≤ 3 s; ≤ 2× file", Verdict(second.seconds <= 3 && peak2_mb <= 2 * file_mb),
+         "tocsin CPU " + Fmt(cpu2 - cpu1, 2) + " s; VmHWM since start (covers 8c too)");
 }
 
 }  // namespace

@@ -78,5 +78,5 @@ echo "Tocsin benchmarks — $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short
 echo
 echo "| # | figure | measured | target | verdict | load (1/5/15 min) | notes |"
 echo "|---|---|---|---|---|---|---|"
-cat "$logs"/*.log | sed -n 's/^RESULT //p' | sort -t'|' -k2,2V
+cat "$logs"/*.log | sed -n 's/^RESULT //p' | LC_ALL=C sort -t'|' -k2,2
 exit $status
