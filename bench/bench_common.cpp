@@ -511,6 +511,11 @@ void Stack::AddProject(const std::string& name, const std::string& channel,
            200);
 }
 
+void Stack::AddProjectWithoutLink(const std::string& name) {
+  HttpConnection api = Api();
+  api.Call("POST", "/api/v1/projects", {{"name", name}}, 201);
+}
+
 int64_t Stack::EmulatorPosts(HttpConnection& emu) const {
   return emu.GetJson("/_emulator/stats").at("posts").get<int64_t>();
 }

@@ -151,6 +151,8 @@ class Stack {
 
   // Creates project `name` routing every event type to `channel` with this digest threshold.
   void AddProject(const std::string& name, const std::string& channel, int digest_threshold);
+  // Creates project `name` with no Mattermost link: its events create no deliveries.
+  void AddProjectWithoutLink(const std::string& name);
   int64_t EmulatorPosts(HttpConnection& emu) const;
   // Polls the emulator until it holds `target` posts; returns the time it got there, or nullopt
   // at the deadline.

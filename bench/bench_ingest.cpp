@@ -64,6 +64,72 @@ std::string Batch(const std::string& project, const std::string& prefix, int siz
   return body;
 }
 
+struct BatchRun {
+  double events = 0, rate = 0, p50_ms = 0, cpu_us_per_event = 0, written_per_event = 0;
+  int failures = 0;
+};
+
+// POSTs `batches` bodies of o.batch_size new findings of `project` from o.clients connections.
+BatchRun RunBatches(Stack& stack, const std::string& project, const Options& o, int batches) {
+  const pid_t pid = stack.tocsin_pid();
+  std::vector<std::string> bodies;
+  bodies.reserve(static_cast<size_t>(batches));
+  for (int b = 0; b < batches; ++b) {
+    bodies.push_back(Batch(project, std::string("b").append(std::to_string(b)), o.batch_size));
+  }
+  const size_t body_bytes = bodies[0].size();
+  {  // one warm-up batch, not counted
+    HttpConnection api = stack.Api();
+    api.Call("POST", "/api/v1/events", Json::parse(Batch(project, "warm", o.batch_size)), 202);
+  }
+  std::atomic<int> next{0};
+  std::atomic<int64_t> accepted{0};
+  std::atomic<int> failures{0};
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(o.clients));
+  const double cpu0 = CpuSeconds(pid);
+  const int64_t written0 = WrittenBytes(pid);
+  const auto t0 = Clock::now();
+  const auto deadline = t0 + std::chrono::seconds(60);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < o.clients; ++c) {
+    threads.emplace_back([&, c] {
+      HttpConnection api = stack.Api();
+      for (int b; (b = next++) < batches && Clock::now() < deadline;) {
+        const auto s = Clock::now();
+        const HttpResponse r = api.Request("POST", "/api/v1/events", bodies[b]);
+        latencies[static_cast<size_t>(c)].push_back(Millis(Clock::now() - s));
+        if (r.status == 202) {
+          accepted += o.batch_size;
+        } else if (failures++ == 0) {
+          std::fprintf(stderr, "batch answered %d: %s %s\n", r.status,
+                       r.body.substr(0, 300).c_str(), api.error().c_str());
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double secs = Seconds(Clock::now() - t0);
+  const double cpu = CpuSeconds(pid) - cpu0;
+  const double written = static_cast<double>(WrittenBytes(pid) - written0);
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  BatchRun r;
+  r.events = static_cast<double>(accepted);
+  r.rate = r.events / secs;
+  r.p50_ms = Percentile(all, 50);
+  r.failures = failures;
+  const double per_event = 1.0 / std::max(1.0, r.events);
+  r.cpu_us_per_event = cpu * 1e6 * per_event;
+  r.written_per_event = written * per_event;
+  std::printf(
+      "batch %s: %.0f events in %.2f s (%d clients, %zu KiB bodies), %d failed; per request "
+      "p50 %.0f ms p99 %.0f ms; tocsin CPU %.2f s = %.1f µs/event; written %.1f MB = %.0f "
+      "bytes/event (WAL, checkpoints, responses)\n",
+      project.c_str(), r.events, secs, o.clients, body_bytes / 1024, r.failures, r.p50_ms,
+      Percentile(all, 99), cpu, r.cpu_us_per_event, written / 1e6, r.written_per_event);
+  return r;
+}
+
 void Run(const Paths& paths, const Options& o) {
   Stack stack(paths, {.channels = 1, .workers = 4, .rate_per_second = std::nullopt,
                       .name = "ingest"});
@@ -78,64 +144,21 @@ void Run(const Paths& paths, const Options& o) {
          Verdict(idle_kb <= 30 * 1024), "VmRSS 1 s after start");
 
   // --- 1: batches ------------------------------------------------------------------------------
-  {
-    std::vector<std::string> bodies;
-    bodies.reserve(static_cast<size_t>(o.batches));
-    for (int b = 0; b < o.batches; ++b) {
-      bodies.push_back(Batch("ingest", std::string("b").append(std::to_string(b)), o.batch_size));
-    }
-    const size_t body_bytes = bodies[0].size();
-    {  // one warm-up batch, not counted
-      HttpConnection api = stack.Api();
-      api.Call("POST", "/api/v1/events", Json::parse(Batch("ingest", "warm", o.batch_size)), 202);
-    }
-    std::atomic<int> next{0};
-    std::atomic<int64_t> accepted{0};
-    std::atomic<int> failures{0};
-    std::vector<std::vector<double>> latencies(static_cast<size_t>(o.clients));
-    const double cpu0 = CpuSeconds(pid);
-    const int64_t written0 = WrittenBytes(pid);
-    const auto t0 = Clock::now();
-    const auto deadline = t0 + std::chrono::seconds(60);
-    std::vector<std::thread> threads;
-    for (int c = 0; c < o.clients; ++c) {
-      threads.emplace_back([&, c] {
-        HttpConnection api = stack.Api();
-        for (int b; (b = next++) < o.batches && Clock::now() < deadline;) {
-          const auto s = Clock::now();
-          const HttpResponse r = api.Request("POST", "/api/v1/events", bodies[b]);
-          latencies[static_cast<size_t>(c)].push_back(Millis(Clock::now() - s));
-          if (r.status == 202) {
-            accepted += o.batch_size;
-          } else if (failures++ == 0) {
-            std::fprintf(stderr, "batch answered %d: %s %s\n", r.status,
-                         r.body.substr(0, 300).c_str(), api.error().c_str());
-          }
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    const double secs = Seconds(Clock::now() - t0);
-    const double cpu = CpuSeconds(pid) - cpu0;
-    const double written = static_cast<double>(WrittenBytes(pid) - written0);
-    std::vector<double> all;
-    for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-    const double rate = static_cast<double>(accepted) / secs;
-    const double per_event = 1.0 / static_cast<double>(std::max<int64_t>(1, accepted));
-    std::printf(
-        "batch: %lld events in %.2f s (%d clients, %zu KiB bodies), %d failed; per request p50 "
-        "%.0f ms p99 %.0f ms; tocsin CPU %.2f s = %.1f µs/event; written %.1f MB = %.0f "
-        "bytes/event (WAL, checkpoints, responses)\n",
-        static_cast<long long>(accepted.load()), secs, o.clients, body_bytes / 1024,
-        failures.load(), Percentile(all, 50), Percentile(all, 99), cpu, cpu * 1e6 * per_event,
-        written / 1e6, written * per_event);
-    Report("1", "batch ingest, 1,000 new findings per POST",
-           Fmt(rate) + " events/s", "≥ 20,000 events/s", Verdict(rate >= 20000 && !failures),
-           Fmt(static_cast<double>(accepted)) + " events, " + std::to_string(o.clients) +
-               " clients; p50 " + Fmt(Percentile(all, 50)) + " ms/request; CPU " +
-               Fmt(cpu * 1e6 / static_cast<double>(std::max<int64_t>(1, accepted))) +
-               " µs/event" + (failures ? "; " + std::to_string(failures) + " failed" : ""));
-  }
+  const BatchRun with = RunBatches(stack, "ingest", o, o.batches);
+  Report("1", "batch ingest, 1,000 new findings per POST", Fmt(with.rate) + " events/s",
+         "≥ 20,000 events/s", Verdict(with.rate >= 20000 && !with.failures),
+         Fmt(with.events) + " events, " + std::to_string(o.clients) + " clients; p50 " +
+             Fmt(with.p50_ms) + " ms/request; CPU " + Fmt(with.cpu_us_per_event) +
+             " µs/event; " + Fmt(with.written_per_event / 1000, 1) + " KB written/event" +
+             (with.failures ? "; " + std::to_string(with.failures) + " failed" : ""));
+  // The same without deliveries: what the findings and events alone cost (and how much of the
+  // above is the outbox and the engine's digests running alongside).
+  stack.AddProjectWithoutLink("bare");
+  const BatchRun bare = RunBatches(stack, "bare", o, std::max(1, o.batches / 2));
+  Report("1b", "batch ingest, project without a link (no deliveries)",
+         Fmt(bare.rate) + " events/s", "—", "—",
+         Fmt(bare.events) + " events; CPU " + Fmt(bare.cpu_us_per_event) + " µs/event; " +
+             Fmt(bare.written_per_event / 1000, 1) + " KB written/event");
 
   // --- 2: single events ------------------------------------------------------------------------
   {
