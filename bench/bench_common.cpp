@@ -135,9 +135,9 @@ bool HttpConnection::Fill() {
       buf_.append(chunk, static_cast<size_t>(n));
       return true;
     }
-    error_ = n == 0 ? "connection closed by the server"
-                    : std::string("recv: ") +
-                          (errno == EAGAIN ? "timed out" : std::strerror(errno));
+    error_ = n == 0
+                 ? "connection closed by the server"
+                 : std::string("recv: ") + (errno == EAGAIN ? "timed out" : std::strerror(errno));
     return false;
   }
 }
@@ -230,8 +230,8 @@ HttpResponse HttpConnection::Request(std::string_view method, std::string_view t
     HttpResponse out;
     bool close_after = false, got_any = false;
     // Small bodies go out with the header in one segment.
-    bool sent = body.size() < 16384 ? SendAll(head + std::string(body))
-                                    : SendAll(head) && SendAll(body);
+    bool sent =
+        body.size() < 16384 ? SendAll(head + std::string(body)) : SendAll(head) && SendAll(body);
     if (sent && ReadResponse(&out, &close_after, &got_any)) {
       reused_ = true;
       if (close_after) Close();
@@ -249,8 +249,8 @@ Json HttpConnection::Call(std::string_view method, std::string_view target, cons
   HttpResponse r = Request(method, target, body.is_null() ? std::string() : body.dump());
   if (r.status != expect) {
     throw BenchError(std::string(method) + " " + std::string(target) + " answered " +
-                     std::to_string(r.status) + " (expected " + std::to_string(expect) + "): " +
-                     (r.status ? r.body.substr(0, 500) : error_));
+                     std::to_string(r.status) + " (expected " + std::to_string(expect) +
+                     "): " + (r.status ? r.body.substr(0, 500) : error_));
   }
   if (r.body.empty()) return Json();
   Json j = Json::parse(r.body, nullptr, false);
@@ -258,9 +258,7 @@ Json HttpConnection::Call(std::string_view method, std::string_view target, cons
   return j;
 }
 
-Json HttpConnection::GetJson(std::string_view target) {
-  return Call("GET", target, Json(), 200);
-}
+Json HttpConnection::GetJson(std::string_view target) { return Call("GET", target, Json(), 200); }
 
 // ---------------------------------------------------------------------------------------------
 // Child
@@ -451,24 +449,23 @@ Stack::Stack(const Paths& paths, const StackOptions& o) : dir_(paths.work_dir + 
     channels.push_back({{"name", ref.substr(ref.find('/') + 1)}});
     names.push_back(ref);
   }
-  const Json world = {
-      {"teams", Json::array({{{"name", "bench"}, {"channels", channels}}})},
-      {"users", Json::array({{{"username", "tocsin-bot"},
-                              {"bot", true},
-                              {"teams", {"bench"}},
-                              {"channels", names},
-                              {"token", kBotToken}}})}};
+  const Json world = {{"teams", Json::array({{{"name", "bench"}, {"channels", channels}}})},
+                      {"users", Json::array({{{"username", "tocsin-bot"},
+                                              {"bot", true},
+                                              {"teams", {"bench"}},
+                                              {"channels", names},
+                                              {"token", kBotToken}}})}};
   std::ofstream(dir_ + "/world.json") << world.dump();
 
-  emulator_ = std::make_unique<Child>(
-      std::vector<std::string>{paths.emulator, "--listen", "127.0.0.1:0", "--seed",
-                               dir_ + "/world.json"},
-      dir_ + "/emulator.log");
+  emulator_ =
+      std::make_unique<Child>(std::vector<std::string>{paths.emulator, "--listen", "127.0.0.1:0",
+                                                       "--seed", dir_ + "/world.json"},
+                              dir_ + "/emulator.log");
   emulator_url_ = emulator_->WaitForLog("listening on ", std::chrono::seconds(20));
 
-  std::vector<std::string> argv = {paths.tocsin,   "serve",        "--listen",
-                                   "127.0.0.1:0",  "--data-dir",   dir_ + "/data",
-                                   "--delivery-workers", std::to_string(o.workers)};
+  std::vector<std::string> argv = {
+      paths.tocsin, "serve",        "--listen",           "127.0.0.1:0",
+      "--data-dir", dir_ + "/data", "--delivery-workers", std::to_string(o.workers)};
   if (o.rate_per_second) {
     argv.push_back("--mattermost-rate-per-second");
     char rate[32];
@@ -500,15 +497,14 @@ HttpConnection Stack::Api() const {
 
 HttpConnection Stack::Emu() const { return HttpConnection(emulator_url_); }
 
-void Stack::AddProject(const std::string& name, const std::string& channel,
-                       int digest_threshold) {
+void Stack::AddProject(const std::string& name, const std::string& channel, int digest_threshold) {
   HttpConnection api = Api();
   api.Call("POST", "/api/v1/projects", {{"name", name}}, 201);
-  api.Call("PUT", "/api/v1/projects/" + name + "/integrations/mattermost",
-           {{"enabled", true},
-            {"routes", Json::array({{{"channel", channel},
-                                     {"digest_threshold", digest_threshold}}})}},
-           200);
+  api.Call(
+      "PUT", "/api/v1/projects/" + name + "/integrations/mattermost",
+      {{"enabled", true},
+       {"routes", Json::array({{{"channel", channel}, {"digest_threshold", digest_threshold}}})}},
+      200);
 }
 
 void Stack::AddProjectWithoutLink(const std::string& name) {
@@ -551,16 +547,17 @@ std::string NewFindingEvent(const std::string& project, const std::string& tag) 
   // About the size of a scanner's finding: ~450 bytes.
   std::string e;
   e.reserve(512);
-  e += R"({"type":"vulnerability.new","project":")" + project +
-       R"(","finding":{"fingerprint":"bench:)" + tag + R"(","title":"Benchmark finding )" + tag +
-       R"( in user-controlled data flow","severity":"high","scanner":"bench","rule_id":"bench/rule-7","cwe":"CWE-89","location":{"path":"src/server/handlers/user.js","line":42,"component":"pg@8.7.1"},"description":"Data flows from a remote source to a SQL query without sanitization; an attacker may change the query.","link":"https://example.com/rules/bench-7"}})";
+  e +=
+      R"({"type":"vulnerability.new","project":")" + project +
+      R"(","finding":{"fingerprint":"bench:)" + tag + R"(","title":"Benchmark finding )" + tag +
+      R"( in user-controlled data flow","severity":"high","scanner":"bench","rule_id":"bench/rule-7","cwe":"CWE-89","location":{"path":"src/server/handlers/user.js","line":42,"component":"pg@8.7.1"},"description":"Data flows from a remote source to a SQL query without sanitization; an attacker may change the query.","link":"https://example.com/rules/bench-7"}})";
   return e;
 }
 
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const size_t i = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size()))) ;
+  const size_t i = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, i == 0 ? 0 : i - 1)];
 }
 

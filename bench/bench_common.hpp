@@ -62,8 +62,7 @@ class HttpConnection {
   void SetBearer(std::string token) { bearer_ = std::move(token); }
   void SetTimeout(std::chrono::seconds t) { timeout_ = t; }
 
-  HttpResponse Request(std::string_view method, std::string_view target,
-                       std::string_view body = {},
+  HttpResponse Request(std::string_view method, std::string_view target, std::string_view body = {},
                        std::string_view content_type = "application/json");
   HttpResponse Get(std::string_view target) { return Request("GET", target); }
   // The request, or BenchError naming it when the status is not `expect`.
@@ -122,8 +121,8 @@ std::string LoadAverageText();  // "4.12 3.90 3.55"
 // (build/bench/x → build/src/tocsin, build/tools/mm-emulator/mm-emulator, build/bench/sarif_gen).
 struct Paths {
   std::string tocsin, emulator, sarif_gen;
-  std::string work_dir;  // scratch directory, made by ParseArgs and removed by Cleanup
-  bool keep = false;     // --keep: leave the scratch directory (logs, databases) in place
+  std::string work_dir;           // scratch directory, made by ParseArgs and removed by Cleanup
+  bool keep = false;              // --keep: leave the scratch directory (logs, databases) in place
   std::vector<std::string> rest;  // arguments ParseArgs did not know
 };
 Paths ParseArgs(int argc, char** argv, const char* name);

@@ -115,18 +115,17 @@ RunResult DeliverAll(Stack& stack, int channels, int events, const std::string& 
 
 void Bulk(const Paths& paths, const Options& o) {
   constexpr int kChannels = 10;
-  Stack stack(paths, {.channels = kChannels, .workers = 4, .rate_per_second = 0.0,
-                      .name = "bulk"});
+  Stack stack(paths, {.channels = kChannels, .workers = 4, .rate_per_second = 0.0, .name = "bulk"});
   for (int i = 0; i < kChannels; ++i) stack.AddProject(ProjectName(i), Stack::Channel(i), 1000);
   // A small run first so the channel lookups are cached and the connections open, as on a server
   // that has been running.
   DeliverAll(stack, kChannels, 100, "warm", std::chrono::seconds(30));
   const RunResult r = DeliverAll(stack, kChannels, o.events, "bulk", std::chrono::seconds(90));
   const double rate = r.delivered / r.total_s;
-  Report("3", "delivery, unlimited emulator, 10 channels, 4 workers",
-         Fmt(rate) + " posts/s", "≥ 1,500 posts/s", Verdict(r.complete && rate >= 1500),
-         Fmt(r.events) + " events; clock includes their ingest (" + Fmt(r.ingest_s, 2) +
-             " s); " + (r.complete ? "all posted" : "TIMED OUT"));
+  Report("3", "delivery, unlimited emulator, 10 channels, 4 workers", Fmt(rate) + " posts/s",
+         "≥ 1,500 posts/s", Verdict(r.complete && rate >= 1500),
+         Fmt(r.events) + " events; clock includes their ingest (" + Fmt(r.ingest_s, 2) + " s); " +
+             (r.complete ? "all posted" : "TIMED OUT"));
   const double ms_per_event = r.tocsin_cpu_s * 1000 / r.events;
   Report("4a", "tocsin CPU per event, bulk (accepted → posted)", Fmt(ms_per_event, 3) + " ms",
          "≤ 0.2 ms", Verdict(ms_per_event <= 0.2),
@@ -136,7 +135,9 @@ void Bulk(const Paths& paths, const Options& o) {
 
 void Slow(const Paths& paths, const Options& o, int workers, int events, bool headline) {
   constexpr int kChannels = 20;
-  Stack stack(paths, {.channels = kChannels, .workers = workers, .rate_per_second = 0.0,
+  Stack stack(paths, {.channels = kChannels,
+                      .workers = workers,
+                      .rate_per_second = 0.0,
                       .name = "slow-w" + std::to_string(workers)});
   for (int i = 0; i < kChannels; ++i) stack.AddProject(ProjectName(i), Stack::Channel(i), 1000);
   DeliverAll(stack, kChannels, kChannels, "warm", std::chrono::seconds(30));
@@ -149,8 +150,8 @@ void Slow(const Paths& paths, const Options& o, int workers, int events, bool he
                            std::to_string(workers) + " workers";
   if (headline) {
     Report("7", what, Fmt(rate) + " posts/s", "≥ 300 posts/s", Verdict(r.complete && rate >= 300),
-           Fmt(events) + " events; ceiling " + std::to_string(workers) + " ÷ 50 ms = " +
-               Fmt(workers / 0.05) + "/s" + (r.complete ? "" : "; TIMED OUT"));
+           Fmt(events) + " events; ceiling " + std::to_string(workers) +
+               " ÷ 50 ms = " + Fmt(workers / 0.05) + "/s" + (r.complete ? "" : "; TIMED OUT"));
   } else {
     Report("7b", what + " (default)", Fmt(rate) + " posts/s", "—", "—",
            Fmt(events) + " events; ceiling " + Fmt(workers / 0.05) + "/s");

@@ -9,7 +9,8 @@
 // (digests at 10 requests/s), which is what a default installation does after a burst.
 //
 // Figures:
-//   1  batch ingest: POST /api/v1/events {"events":[1,000 new findings]} from `--clients` kept-alive
+//   1  batch ingest: POST /api/v1/events {"events":[1,000 new findings]} from `--clients`
+//   kept-alive
 //      connections; events/s counted from 202 answers (the API answers after the commit).
 //   2  single-event requests/s: `--single-clients` threads, each one kept-alive connection, one new
 //      finding per POST, for `--single-seconds`.
@@ -131,8 +132,8 @@ BatchRun RunBatches(Stack& stack, const std::string& project, const Options& o, 
 }
 
 void Run(const Paths& paths, const Options& o) {
-  Stack stack(paths, {.channels = 1, .workers = 4, .rate_per_second = std::nullopt,
-                      .name = "ingest"});
+  Stack stack(paths,
+              {.channels = 1, .workers = 4, .rate_per_second = std::nullopt, .name = "ingest"});
   stack.AddProject("ingest", Stack::Channel(0), 10);
   const pid_t pid = stack.tocsin_pid();
 
@@ -148,15 +149,15 @@ void Run(const Paths& paths, const Options& o) {
   Report("1", "batch ingest, 1,000 new findings per POST", Fmt(with.rate) + " events/s",
          "≥ 20,000 events/s", Verdict(with.rate >= 20000 && !with.failures),
          Fmt(with.events) + " events, " + std::to_string(o.clients) + " clients; p50 " +
-             Fmt(with.p50_ms) + " ms/request; CPU " + Fmt(with.cpu_us_per_event) +
-             " µs/event; " + Fmt(with.written_per_event / 1000, 1) + " KB written/event" +
+             Fmt(with.p50_ms) + " ms/request; CPU " + Fmt(with.cpu_us_per_event) + " µs/event; " +
+             Fmt(with.written_per_event / 1000, 1) + " KB written/event" +
              (with.failures ? "; " + std::to_string(with.failures) + " failed" : ""));
   // The same without deliveries: what the findings and events alone cost (and how much of the
   // above is the outbox and the engine's digests running alongside).
   stack.AddProjectWithoutLink("bare");
   const BatchRun bare = RunBatches(stack, "bare", o, std::max(1, o.batches / 2));
-  Report("1b", "batch ingest, project without a link (no deliveries)",
-         Fmt(bare.rate) + " events/s", "—", "—",
+  Report("1b", "batch ingest, project without a link (no deliveries)", Fmt(bare.rate) + " events/s",
+         "—", "—",
          Fmt(bare.events) + " events; CPU " + Fmt(bare.cpu_us_per_event) + " µs/event; " +
              Fmt(bare.written_per_event / 1000, 1) + " KB written/event");
 
@@ -177,8 +178,8 @@ void Run(const Paths& paths, const Options& o) {
         // Bounded in count as well as time.
         for (int n = 0; n < 200000 && !stop; ++n) {
           const std::string body = NewFindingEvent(
-              "ingest", std::string("s").append(std::to_string(c)).append("-").append(
-                            std::to_string(n)));
+              "ingest",
+              std::string("s").append(std::to_string(c)).append("-").append(std::to_string(n)));
           const auto s = Clock::now();
           const HttpResponse r = api.Request("POST", "/api/v1/events", body);
           lat.push_back(Millis(Clock::now() - s));

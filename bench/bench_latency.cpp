@@ -54,8 +54,8 @@ Options ReadOptions(const std::vector<std::string>& args) {
 }
 
 void Run(const Paths& paths, const Options& o) {
-  Stack stack(paths, {.channels = o.channels, .workers = 4, .rate_per_second = 0.0,
-                      .name = "latency"});
+  Stack stack(paths,
+              {.channels = o.channels, .workers = 4, .rate_per_second = 0.0, .name = "latency"});
   for (int i = 0; i < o.channels; ++i) {
     char name[16];
     std::snprintf(name, sizeof name, "p%02d", i);
@@ -68,8 +68,8 @@ void Run(const Paths& paths, const Options& o) {
     for (int i = 0; i < o.channels; ++i) {
       char name[16];
       std::snprintf(name, sizeof name, "p%02d", i);
-      api.Call("POST", "/api/v1/events", Json::parse(NewFindingEvent(name, "warm" + std::to_string(i))),
-               202);
+      api.Call("POST", "/api/v1/events",
+               Json::parse(NewFindingEvent(name, "warm" + std::to_string(i))), 202);
     }
     if (!stack.WaitForPosts(emu, before + o.channels, Clock::now() + std::chrono::seconds(20))) {
       throw BenchError("warm-up posts did not arrive");
@@ -110,7 +110,8 @@ void Run(const Paths& paths, const Options& o) {
   }
   for (auto& t : senders) t.join();
   const double send_s = Seconds(Clock::now() - t0);
-  const auto done = stack.WaitForPosts(emu, posts0 + total, Clock::now() + std::chrono::seconds(30));
+  const auto done =
+      stack.WaitForPosts(emu, posts0 + total, Clock::now() + std::chrono::seconds(30));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const double cpu = CpuSeconds(pid) - cpu0;
 
@@ -143,8 +144,9 @@ void Run(const Paths& paths, const Options& o) {
       total, o.rate, send_s, late.load(), failures.load(), matched, unmatched,
       done ? "" : " (NOT ALL ARRIVED)", p50, p90, p99, max, a50, a99, cpu);
   const bool ok = done && matched == static_cast<size_t>(total) && !failures;
-  Report("5", "accept → post latency at " + Fmt(o.rate) + " events/s, " +
-                  std::to_string(o.channels) + " channels",
+  Report("5",
+         "accept → post latency at " + Fmt(o.rate) + " events/s, " + std::to_string(o.channels) +
+             " channels",
          "p50 " + Fmt(p50) + " ms, p99 " + Fmt(p99) + " ms", "p99 ≤ 50 ms",
          Verdict(ok && p99 <= 50),
          Fmt(total) + " events over " + Fmt(o.seconds) + " s; max " + Fmt(max) +

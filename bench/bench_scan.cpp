@@ -78,9 +78,9 @@ Upload PostScan(HttpConnection& api, const std::string& project, const std::stri
   Upload u;
   u.start_wall_ms = WallMs();
   const auto t0 = Clock::now();
-  const HttpResponse r = api.Request(
-      "POST", "/api/v1/projects/" + project + "/scans?scanner=codeql&branch=main", body,
-      "application/sarif+json");
+  const HttpResponse r =
+      api.Request("POST", "/api/v1/projects/" + project + "/scans?scanner=codeql&branch=main", body,
+                  "application/sarif+json");
   u.seconds = Seconds(Clock::now() - t0);
   if (r.status != 201) {
     throw BenchError("scan upload answered " + std::to_string(r.status) + ": " +
@@ -98,8 +98,7 @@ std::set<std::string> PostIds(HttpConnection& emu) {
 
 // Baseline `baseline_file`, wait until delivered, then upload `scan_file` and time the digest.
 void DigestAfterBaseline(Stack& stack, const std::string& project, const std::string& baseline,
-                         const std::string& scan, const std::string& id,
-                         const std::string& what) {
+                         const std::string& scan, const std::string& id, const std::string& what) {
   HttpConnection api = stack.Api();
   api.SetTimeout(std::chrono::seconds(60));
   HttpConnection emu = stack.Emu();
@@ -130,11 +129,12 @@ void DigestAfterBaseline(Stack& stack, const std::string& project, const std::st
     return;
   }
   const double ms = (*root)["create_at"].get<double>() - std::floor(up.start_wall_ms);
-  std::printf("%s: baseline %.0f ms (%s new), upload %.0f ms → 201 (new %s), digest root of %s "
-              "after %.0f ms\n",
-              project.c_str(), base.seconds * 1000, base.answer.value("new", Json()).dump().c_str(),
-              up.seconds * 1000, up.answer.value("new", Json()).dump().c_str(),
-              (*root)["props"]["tocsin_digest_count"].dump().c_str(), ms);
+  std::printf(
+      "%s: baseline %.0f ms (%s new), upload %.0f ms → 201 (new %s), digest root of %s "
+      "after %.0f ms\n",
+      project.c_str(), base.seconds * 1000, base.answer.value("new", Json()).dump().c_str(),
+      up.seconds * 1000, up.answer.value("new", Json()).dump().c_str(),
+      (*root)["props"]["tocsin_digest_count"].dump().c_str(), ms);
   Report(id, what, Fmt(ms) + " ms", "≤ 1 s", Verdict(ms <= 1000),
          "upload → 201 " + Fmt(up.seconds * 1000) + " ms; digest of " +
              (*root)["props"]["tocsin_digest_count"].dump() + " findings");
@@ -149,8 +149,8 @@ void Run(const Paths& paths, const Options& o) {
   const std::string f1000 = ReadFile(Generate(paths, 1000));
 
   {
-    Stack stack(paths, {.channels = 2, .workers = 4, .rate_per_second = std::nullopt,
-                        .name = "scan"});
+    Stack stack(paths,
+                {.channels = 2, .workers = 4, .rate_per_second = std::nullopt, .name = "scan"});
     stack.AddProject("scan-a", Stack::Channel(0), 10);
     stack.AddProject("scan-b", Stack::Channel(1), 10);
     DigestAfterBaseline(stack, "scan-a", f900, f1000, "8a",
@@ -162,8 +162,8 @@ void Run(const Paths& paths, const Options& o) {
   const std::string big_path = Generate(paths, o.big_results);
   std::string big = ReadFile(big_path);
   const double file_mb = big.size() / 1e6;
-  Stack stack(paths, {.channels = 1, .workers = 4, .rate_per_second = std::nullopt,
-                      .name = "bigscan"});
+  Stack stack(paths,
+              {.channels = 1, .workers = 4, .rate_per_second = std::nullopt, .name = "bigscan"});
   stack.AddProject("big", Stack::Channel(0), 10);
   const pid_t pid = stack.tocsin_pid();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -191,18 +191,19 @@ void Run(const Paths& paths, const Options& o) {
       first.answer.value("new", Json()).dump().c_str(), peak_mb, rss0_kb * 1024 / 1e6,
       second.seconds, cpu2 - cpu1, second.answer.value("unchanged", Json()).dump().c_str(),
       hwm2_kb * 1024 / 1e6);
-  Report("8c", Fmt(static_cast<double>(o.big_results)) + "-result SARIF upload (" +
-                   Fmt(file_mb, 1) + " MB), first scan",
-         Fmt(first.seconds, 2) + " s; peak RSS " + Fmt(peak_mb) + " MB = " +
-             Fmt(peak_mb / file_mb, 2) + "× file",
+  Report("8c",
+         Fmt(static_cast<double>(o.big_results)) + "-result SARIF upload (" + Fmt(file_mb, 1) +
+             " MB), first scan",
+         Fmt(first.seconds, 2) + " s; peak RSS " + Fmt(peak_mb) +
+             " MB = " + Fmt(peak_mb / file_mb, 2) + "× file",
          "≤ 3 s; ≤ 2× file", Verdict(first.seconds <= 3 && peak_mb <= 2 * file_mb),
          "upload start → 201; tocsin CPU " + Fmt(cpu1 - cpu0, 2) + " s, wrote " +
-             Fmt((w1 - w0) / 1e6) + " MB; VmHWM of the process (" +
-             Fmt(rss0_kb * 1024 / 1e6, 1) + " MB before)");
+             Fmt((w1 - w0) / 1e6) + " MB; VmHWM of the process (" + Fmt(rss0_kb * 1024 / 1e6, 1) +
+             " MB before)");
   const double peak2_mb = hwm2_kb * 1024 / 1e6;
   Report("8d", "the same log again (all unchanged)",
-         Fmt(second.seconds, 2) + " s; peak RSS " + Fmt(peak2_mb) + " MB = " +
-             Fmt(peak2_mb / file_mb, 2) + "× file",
+         Fmt(second.seconds, 2) + " s; peak RSS " + Fmt(peak2_mb) +
+             " MB = " + Fmt(peak2_mb / file_mb, 2) + "× file",
          "≤ 3 s; ≤ 2× file", Verdict(second.seconds <= 3 && peak2_mb <= 2 * file_mb),
          "tocsin CPU " + Fmt(cpu2 - cpu1, 2) + " s, wrote " + Fmt((w2 - w1) / 1e6) +
              " MB; same process as 8c: " + Fmt(rss1_kb * 1024 / 1e6) +
