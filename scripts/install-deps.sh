@@ -14,7 +14,7 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   clang libclang-rt-14-dev
-  openssl iproute2 procps curl
+  openssl iproute2 procps curl jq
   postgresql postgresql-client
   chromium
 )

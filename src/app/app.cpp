@@ -1,5 +1,7 @@
 #include "app/app.hpp"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -26,6 +28,14 @@
 namespace tocsin::app {
 
 namespace {
+
+std::string InstanceName(const std::string& data_dir) {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::error_code ec;
+  const auto dir = std::filesystem::absolute(data_dir, ec);
+  return std::string(host) + ":" + (ec ? data_dir : dir.lexically_normal().string());
+}
 
 // The engine's view of the global integration, read through a short cache: deliveries check it
 // for every claim, and a saved change must show within a second.
@@ -119,6 +129,10 @@ class AppImpl final : public App {
     eo.burst = static_cast<int>(settings_.mm_burst);
     eo.timeout = settings_.mm_timeout;
     eo.public_url = settings_.public_url;
+    // A lease owner that survives a restart: after a crash the same instance takes its channels
+    // back at once instead of waiting out its own leases (instances sharing a database differ by
+    // host or data directory).
+    eo.owner = InstanceName(settings_.data_dir);
     engine_ = outbox::MakeEngine(store_->pipeline(), state_, clock_, http_, metrics_, eo);
     api::ServerOptions options;
     options.listen = settings_.listen;
