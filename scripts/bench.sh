@@ -7,8 +7,8 @@
 #   scripts/bench.sh [ingest] [delivery] [latency] [scan] [sarif]     (default: all of them)
 #
 # Every benchmark starts its own `tocsin serve` and `mm-emulator` on 127.0.0.1 (port 0) with
-# scratch data directories, bounds its load in count and time, and stops them. Takes about
-# 3 minutes on a 2-core machine. Environment: TOCSIN_BENCH_BUILD (build directory, default
+# scratch data directories, bounds its load in count and time, and stops them. Takes 1–2
+# minutes on a 2-core machine once built. Environment: TOCSIN_BENCH_BUILD (build directory, default
 # build-bench), TOCSIN_JOBS (ninja -j, default 2), TOCSIN_BENCH_ARGS (passed to every benchmark,
 # e.g. --keep to leave the scratch directories and the servers' logs in /tmp).
 set -euo pipefail
