@@ -11,4 +11,6 @@ if [[ ! -f "$dir/build.ninja" ]]; then
 else
   cmake -S . -B "$dir" "$@" >/dev/null
 fi
-ninja -C "$dir" -j "$jobs"
+# TOCSIN_TARGETS limits the build to some targets (the fuzz tree builds only its fuzzers).
+# shellcheck disable=SC2086
+ninja -C "$dir" -j "$jobs" ${TOCSIN_TARGETS:-}

@@ -19,7 +19,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 300 "$@" || status=$?
 if [[ $# -eq 0 ]]; then
-  ./scripts/build.sh build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  TOCSIN_TARGETS="fuzz_sarif fuzz_events fuzz_render" \
+    ./scripts/build.sh build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DTOCSIN_FUZZ=ON -DTOCSIN_FUZZ_SECONDS="${TOCSIN_FUZZ_SECONDS:-20}"
   ctest --test-dir build-fuzz --output-on-failure -j "$(nproc)" -L fuzz || status=$?
 fi
