@@ -55,10 +55,7 @@ class Api {
   Router::Fn Auth(Authed fn, bool admin_only) {
     return [this, fn = std::move(fn), admin_only](const Request& req, const RouteMatch& m) {
       auto principal = Authenticate(req);
-      if (!principal) {
-        return ErrorResponse(principal.error(),
-                             principal.error().code == "csrf_failed" ? 403 : 0);
-      }
+      if (!principal) return ErrorResponse(principal.error());
       if (admin_only && !principal->IsAdmin()) {
         return ErrorResponse(Error{"forbidden",
                                    "this endpoint needs an admin token; token '" +

@@ -8,6 +8,7 @@ int StatusForCode(const std::string& code) {
   static const std::unordered_map<std::string, int> kStatus = {
       {"invalid_request", 400},   {"invalid_json", 400},         {"invalid_utf8", 400},       {"invalid_sarif", 400},
       {"bad_request", 400},       {"unauthorized", 401},         {"forbidden", 403},
+      {"csrf_failed", 403},
       {"not_found", 404},         {"method_not_allowed", 405},   {"conflict", 409},
       {"payload_too_large", 413}, {"unsupported_media_type", 415},
       {"store_unavailable", 503}, {"not_ready", 503},

@@ -114,8 +114,7 @@ Response Api::DeleteSession(const Request& req) {
     if (auto session = sessions_.Find(*id)) {
       if (!CsrfTokensEqual(session->csrf_token, req.Header(kCsrfHeader).value_or(""))) {
         return ErrorResponse(Error{"csrf_failed", "signing out needs the session's CSRF token",
-                                   "send it in the X-CSRF-Token header"},
-                             403);
+                                   "send it in the X-CSRF-Token header"});
       }
       sessions_.Remove(*id);
       spdlog::info("web session signed out");

@@ -4,40 +4,56 @@
 
 namespace tocsin {
 
+bool DecodeUtf8(std::string_view s, size_t& i, char32_t* cp) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    ++i;
+    *cp = c;
+    return true;
+  }
+  int n = 0;
+  char32_t v = 0;
+  if ((c & 0xE0) == 0xC0) {
+    n = 1;
+    v = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 2;
+    v = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 3;
+    v = c & 0x07;
+  } else {
+    ++i;
+    return false;
+  }
+  if (i + n >= s.size()) {
+    ++i;
+    return false;
+  }
+  for (int k = 1; k <= n; ++k) {
+    const auto d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xC0) != 0x80) {
+      ++i;
+      return false;
+    }
+    v = (v << 6) | (d & 0x3F);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+  if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) || v > 0x10FFFF ||
+      (v >= 0xD800 && v <= 0xDFFF)) {
+    ++i;
+    return false;
+  }
+  i += n + 1;
+  *cp = v;
+  return true;
+}
+
 bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int n;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (end - p <= n) return false;
-    for (int i = 1; i <= n; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    p += n + 1;
+  size_t i = 0;
+  char32_t cp = 0;
+  while (i < s.size()) {
+    if (!DecodeUtf8(s, i, &cp)) return false;
   }
   return true;
 }
