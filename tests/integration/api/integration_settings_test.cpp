@@ -9,6 +9,7 @@
 #include "emulator.hpp"
 #include "service/auth_service.hpp"
 #include "store/store.hpp"
+#include "support/emulator_world.hpp"
 #include "support/tocsin_server.hpp"
 
 namespace tocsin {
@@ -21,12 +22,11 @@ class SettingsApi : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(emu_.Start());
-    team_ = emu_.AddTeam("security");
-    alerts_ = emu_.AddChannel(team_, "alerts", 'O');
-    bot_ = emu_.AddBot("tocsin-bot");
-    emu_.AddTeamMember(team_, bot_);
-    emu_.AddChannelMember(alerts_, bot_);
-    bot_token_ = emu_.CreateToken(bot_);
+    const auto w = testing::SeedSecurityTeam(emu_);
+    team_ = w.team;
+    alerts_ = w.alerts;
+    bot_ = w.bot;
+    bot_token_ = w.token;
   }
 
   json Save(const json& body, int expect = 200) {

@@ -7,6 +7,7 @@
 #include "emulator.hpp"
 #include "service/auth_service.hpp"
 #include "store/store.hpp"
+#include "support/emulator_world.hpp"
 #include "support/tocsin_server.hpp"
 
 namespace tocsin {
@@ -20,15 +21,14 @@ class PipelineApi : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(emu_.Start());
-    team_ = emu_.AddTeam("security");
-    alerts_ = emu_.AddChannel(team_, "alerts", 'O');
+    const auto w = testing::SeedSecurityTeam(emu_);
+    team_ = w.team;
+    alerts_ = w.alerts;
+    bot_ = w.bot;
+    token_ = w.token;
     scans_ = emu_.AddChannel(team_, "scans", 'O');
     incidents_ = emu_.AddChannel(team_, "incidents", 'P');
-    bot_ = emu_.AddBot("tocsin-bot");
-    emu_.AddTeamMember(team_, bot_);
-    emu_.AddChannelMember(alerts_, bot_);
     emu_.AddChannelMember(scans_, bot_);
-    token_ = emu_.CreateToken(bot_);
   }
 
   void Activate() {

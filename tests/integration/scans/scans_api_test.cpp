@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "emulator.hpp"
+#include "support/emulator_world.hpp"
 #include "support/tocsin_server.hpp"
 
 namespace tocsin {
@@ -65,13 +66,12 @@ class ScansApi : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(emu_.Start());
-    team_ = emu_.AddTeam("security");
-    alerts_ = emu_.AddChannel(team_, "alerts", 'O');
-    bot_ = emu_.AddBot("tocsin-bot");
-    emu_.AddTeamMember(team_, bot_);
-    emu_.AddChannelMember(alerts_, bot_);
+    const auto w = testing::SeedSecurityTeam(emu_);
+    team_ = w.team;
+    alerts_ = w.alerts;
+    bot_ = w.bot;
     ASSERT_EQ(server_.Put("/api/v1/integrations/mattermost",
-                          {{"url", emu_.base_url()}, {"token", emu_.CreateToken(bot_)}})
+                          {{"url", emu_.base_url()}, {"token", w.token}})
                   .status,
               200);
     ASSERT_EQ(server_.Post("/api/v1/projects", {{"name", "acme-web"}}).status, 201);
