@@ -586,4 +586,19 @@ void Report(const std::string& id, const std::string& what, const std::string& m
   std::fflush(stdout);
 }
 
+int BenchMain(int argc, char** argv, const char* name,
+              const std::function<void(const Paths&)>& run) {
+  Paths paths;
+  try {
+    paths = ParseArgs(argc, argv, name);
+    run(paths);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    Cleanup(paths);
+    return 1;
+  }
+  Cleanup(paths);
+  return 0;
+}
+
 }  // namespace tocsin::bench

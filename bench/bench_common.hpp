@@ -13,6 +13,8 @@
 // Threading: an HttpConnection belongs to one thread. Everything else is used from main.
 #pragma once
 
+#include <functional>
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -127,6 +129,10 @@ struct Paths {
 };
 Paths ParseArgs(int argc, char** argv, const char* name);
 void Cleanup(const Paths& paths);
+// A benchmark's main: parses the shared arguments, runs `run`, always cleans up, and turns an
+// exception into one line on stderr and exit status 1.
+int BenchMain(int argc, char** argv, const char* name,
+              const std::function<void(const Paths&)>& run);
 
 struct StackOptions {
   int channels = 10;                      // emulator channels bench/c00 … (bot is a member)

@@ -164,16 +164,7 @@ void Run(const Paths& paths, const Options& o) {
 }  // namespace tocsin::bench
 
 int main(int argc, char** argv) {
-  using namespace tocsin::bench;
-  Paths paths;
-  try {
-    paths = ParseArgs(argc, argv, "bench_latency");
-    Run(paths, ReadOptions(paths.rest));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_latency: %s\n", e.what());
-    Cleanup(paths);
-    return 1;
-  }
-  Cleanup(paths);
-  return 0;
+  return tocsin::bench::BenchMain(argc, argv, "bench_latency", [](const tocsin::bench::Paths& paths) {
+    tocsin::bench::Run(paths, tocsin::bench::ReadOptions(paths.rest));
+  });
 }
