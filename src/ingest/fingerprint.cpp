@@ -61,25 +61,29 @@ std::vector<Candidate> Candidates(const IdentityInput& in) {
   return out;
 }
 
-// The key under which repetitions of a candidate value are counted.
-std::string ValueKey(const Candidate& c) {
-  std::string k;
-  k.reserve(c.key.size() + c.value.size() + 3);
-  k.push_back(static_cast<char>('0' + static_cast<int>(c.source)));
-  k.append(c.key);
-  k.push_back('\0');
-  k.append(c.value);
-  return k;
-}
+// The key under which repetitions of a candidate value are counted: views into the results, so
+// counting copies nothing (a run of 100,000 results would otherwise hold tens of MB of keys).
+struct ValueRef {
+  IdentitySource source;
+  std::string_view key;
+  std::string_view value;
+  bool operator==(const ValueRef&) const = default;
+};
 
-// Where a value was seen: a full fingerprint belongs to one rule at one path; a partial one to
-// one path (the rule is added to its identity).
-std::string Context(const Candidate& c, const IdentityInput& in) {
-  if (c.source == IdentitySource::kPartialFingerprints) return in.path;
-  std::string ctx = in.rule_id;
-  ctx.push_back('\0');
-  ctx.append(in.path);
-  return ctx;
+struct ValueRefHash {
+  size_t operator()(const ValueRef& r) const {
+    const std::hash<std::string_view> h;
+    size_t seed = h(r.value);
+    seed ^= h(r.key) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+    return seed ^ static_cast<size_t>(r.source);
+  }
+};
+
+// Was a value seen in the same place twice? A full fingerprint belongs to one rule at one path;
+// a partial one to one path (the rule is added to its identity).
+bool SameContext(IdentitySource source, const IdentityInput& a, const IdentityInput& b) {
+  if (source == IdentitySource::kPartialFingerprints) return a.path == b.path;
+  return a.rule_id == b.rule_id && a.path == b.path;
 }
 
 bool IsWebPath(std::string_view path) {
@@ -191,33 +195,34 @@ std::vector<Identity> AssignIdentities(std::string_view scanner,
                                        std::span<const IdentityInput> run) {
   // A value seen in two contexts identifies nothing. Only the first context is kept.
   struct Seen {
-    std::string first_context;
+    const IdentityInput* first;
     bool repeated = false;
   };
-  std::unordered_map<std::string, Seen> seen;
+  std::unordered_map<ValueRef, Seen, ValueRefHash> seen;
   seen.reserve(run.size());
-  std::vector<std::vector<Candidate>> candidates;
-  std::vector<std::vector<const Seen*>> verdicts;  // per candidate; nullptr for a placeholder
+  // Every result's candidates in one array, result i's at [offsets[i], offsets[i + 1]), each
+  // with its verdict: the count of its value (node-based map: the pointer stays valid), nullptr
+  // for a placeholder.
+  std::vector<Candidate> candidates;
+  std::vector<const Seen*> verdicts;
+  std::vector<size_t> offsets;
   candidates.reserve(run.size());
   verdicts.reserve(run.size());
-  for (size_t i = 0; i < run.size(); ++i) {
-    candidates.push_back(Candidates(run[i]));
-    verdicts.emplace_back();
-    for (const auto& c : candidates.back()) {
+  offsets.reserve(run.size() + 1);
+  for (const IdentityInput& in : run) {
+    offsets.push_back(candidates.size());
+    for (const Candidate& c : Candidates(in)) {
+      candidates.push_back(c);
       if (IsPlaceholderFingerprint(c.value)) {
-        verdicts.back().push_back(nullptr);
+        verdicts.push_back(nullptr);
         continue;
       }
-      std::string ctx = Context(c, run[i]);
-      auto [it, inserted] = seen.try_emplace(ValueKey(c));
-      if (inserted) {
-        it->second.first_context = std::move(ctx);
-      } else if (it->second.first_context != ctx) {
-        it->second.repeated = true;
-      }
-      verdicts.back().push_back(&it->second);  // node-based map: the pointer stays valid
+      auto [it, inserted] = seen.try_emplace(ValueRef{c.source, c.key, c.value}, Seen{&in});
+      if (!inserted && !SameContext(c.source, *it->second.first, in)) it->second.repeated = true;
+      verdicts.push_back(&it->second);
     }
   }
+  offsets.push_back(candidates.size());
 
   std::vector<Identity> out;
   out.reserve(run.size());
@@ -225,9 +230,9 @@ std::vector<Identity> AssignIdentities(std::string_view scanner,
     const IdentityInput& in = run[i];
     Identity id;
     std::string digest;
-    for (size_t k = 0; k < candidates[i].size(); ++k) {
-      const Candidate& c = candidates[i][k];
-      if (!verdicts[i][k] || verdicts[i][k]->repeated) {
+    for (size_t k = offsets[i]; k < offsets[i + 1]; ++k) {
+      const Candidate& c = candidates[k];
+      if (!verdicts[k] || verdicts[k]->repeated) {
         ++id.skipped;
         continue;
       }

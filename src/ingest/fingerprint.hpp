@@ -39,16 +39,18 @@ enum class IdentitySource { kFingerprints, kCorrelationGuid, kPartialFingerprint
 std::string_view Name(IdentitySource s);
 
 // What identity is made from, for one result. Keys/values as the document gave them.
+// The views point at strings the caller keeps alive until AssignIdentities returns (the SARIF
+// reader: the fields of the findings being built, so 100,000 results are not copied once more).
 struct IdentityInput {
   std::vector<std::pair<std::string, std::string>> fingerprints;
   std::string correlation_guid;
   std::vector<std::pair<std::string, std::string>> partial_fingerprints;
-  std::string rule_id;
-  std::string path;       // normalised (see NormalizeArtifactUri)
-  std::string component;  // package, e.g. "log4j-core@2.14.1" or a purl ("" if none)
-  std::string parameter;  // the tested parameter of a web location ("" if none)
-  std::string snippet;    // region.snippet.text as given ("" if none)
-  std::string tool;       // "" unless the document mixes tools: then the run's scanner name
+  std::string_view rule_id;
+  std::string_view path;       // normalised (see NormalizeArtifactUri)
+  std::string_view component;  // package, e.g. "log4j-core@2.14.1" or a purl ("" if none)
+  std::string parameter;       // the tested parameter of a web location ("" if none)
+  std::string snippet;         // region.snippet.text as given ("" if none)
+  std::string_view tool;       // "" unless the document mixes tools: then the run's scanner
 };
 
 struct Identity {

@@ -1,11 +1,14 @@
 #include "ingest/sarif.hpp"
 
 #include <simdjson.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -344,6 +347,44 @@ struct RawResult {
   }
 };
 
+// A run's results in chunks of a few thousand, so that the builder can give each chunk's memory
+// back once it has turned it into findings: a vector of 100,000 results would stay whole until
+// the last one was built, beside the findings made from it.
+class RawResults {
+ public:
+  RawResult& emplace_back() {
+    if (chunks_.empty() || chunks_.back().size() == kChunk) {
+      chunks_.emplace_back();
+      chunks_.back().reserve(kChunk);
+    }
+    ++size_;
+    return chunks_.back().emplace_back();
+  }
+  RawResult& back() { return chunks_.back().back(); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void Append(RawResults&& other) {
+    std::move(other.chunks_.begin(), other.chunks_.end(), std::back_inserter(chunks_));
+    size_ += other.size_;
+    other = RawResults();
+  }
+  // Calls fn(RawResult&) for each result in order, freeing each chunk after its last one; the
+  // container is empty afterwards.
+  template <typename Fn>
+  void Drain(Fn&& fn) {
+    for (auto& chunk : chunks_) {
+      for (auto& r : chunk) fn(r);
+      std::vector<RawResult>().swap(chunk);
+    }
+    *this = RawResults();
+  }
+
+ private:
+  static constexpr size_t kChunk = 4096;
+  std::vector<std::vector<RawResult>> chunks_;
+  size_t size_ = 0;
+};
+
 struct RawBase {
   std::string id, uri, base_id;
 };
@@ -360,7 +401,7 @@ struct RawRun {
   std::vector<RawComponent> extensions;
   std::vector<RawBase> bases;
   std::vector<RawArtifact> artifacts;
-  std::vector<RawResult> results;
+  RawResults results;
   bool results_present = false;
   bool failed = false;
   std::vector<RawNote> error_notes;
@@ -380,9 +421,46 @@ struct RawLog {
 // parser does not enforce a depth limit, so this pass does. And simdjson's index costs 4 bytes
 // per JSON token of the document it parses (about as much as the document again for SARIF,
 // plus the unescaped keys): so the results arrays of the runs, where nearly all of a big log
-// is, are found here and each result is parsed as a document of its own; then the arrays are
-// blanked and the rest of the log is parsed in one piece. Peak memory stays near the size of
-// the document instead of twice or three times it.
+// is, are found here and each result is parsed as a document of its own; then the arrays' content
+// is cut out of the buffer and the rest of the log is parsed in one piece. The pages of results
+// already read go back to the kernel as the reader moves on, so peak memory stays near the size
+// of the document (what is read from it replacing it) instead of twice or three times it.
+
+// Gives the whole pages of a buffer's consumed prefix back to the kernel as a reader moves
+// through it, in steps of at least 1 MiB (Linux: madvise MADV_DONTNEED; elsewhere nothing). The
+// bytes are gone: such a page reads as zeros if touched again, so only what will never be read
+// again may be passed to UpTo. The buffer stays allocated (its owner frees it as usual).
+class PageReleaser {
+ public:
+  explicit PageReleaser(char* from) : next_(RoundUp(from)) {}
+
+  void UpTo(char* end) {
+#ifdef __linux__
+    char* const until = RoundDown(end);
+    if (until < next_ + kStep) return;
+    if (madvise(next_, static_cast<size_t>(until - next_), MADV_DONTNEED) == 0) next_ = until;
+#else
+    (void)end;
+#endif
+  }
+
+ private:
+  static constexpr size_t kStep = size_t{1} << 20;
+  static size_t Page() {
+    static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    return page;
+  }
+  static char* RoundUp(char* p) {
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    return reinterpret_cast<char*>((a + Page() - 1) / Page() * Page());
+  }
+  static char* RoundDown(char* p) {
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    return reinterpret_cast<char*>(a / Page() * Page());
+  }
+
+  char* next_;
+};
 
 struct ResultsArray {
   size_t run = 0;              // index of its run among all runs of the log
@@ -561,35 +639,51 @@ class Walker {
 
   // Reads the results arrays that `layout` found one result at a time (each a document of its
   // own inside `data`), then blanks them so that Walk parses only the rest. False on an error.
-  bool ReadResultsByElement(const Layout& layout, char* data, size_t capacity) {
+  // Reads the results of every by-element array (each result a document of its own), then cuts
+  // the array's content out of the buffer, so that the rest of the log, parsed next in one
+  // piece, is only what surrounds the results. Returns the buffer's new length, or nullopt on an
+  // error (TakeError). Pages holding results already read are given back to the kernel on the
+  // way (PageReleaser): the document and the results read from it are never both held in full.
+  std::optional<size_t> ReadResultsByElement(const Layout& layout, char* data, size_t len,
+                                             size_t capacity) {
     od::parser parser;
+    size_t removed = 0;  // bytes cut out before the current array: offsets shift down by this
     for (const ResultsArray& array : layout.results) {
       if (!array.by_element || array.close == 0) continue;
+      const size_t open = array.open - removed, close = array.close - removed;
       if (chunked_.size() <= array.run) chunked_.resize(array.run + 1);
-      std::vector<RawResult>& out = chunked_[array.run];
+      RawResults& out = chunked_[array.run];
+      PageReleaser consumed(data + open + 1);
       path_.Push("runs");
       path_.Push(array.run);
       path_.Push("results");
       for (size_t i = 0; i < array.elements.size(); ++i) {
-        const auto [begin, end] = array.elements[i];
+        const size_t begin = array.elements[i].first - removed;
+        const size_t end = array.elements[i].second - removed;
         path_.Push(i);
-        if (!CountResult()) return false;
+        if (!CountResult()) return std::nullopt;
         od::document doc;
         if (auto e = parser.iterate(data + begin, end - begin, capacity - begin).get(doc)) {
-          return Check(e, "");
+          Check(e, "");
+          return std::nullopt;
         }
         od::value v;
-        if (auto e = doc.get_value().get(v)) return Check(e, "");
-        out.emplace_back();
-        if (!ReadResult(v, out.back())) return false;
+        if (auto e = doc.get_value().get(v)) {
+          Check(e, "");
+          return std::nullopt;
+        }
+        if (!ReadResult(v, out.emplace_back())) return std::nullopt;
         path_.Pop();
+        consumed.UpTo(data + end);
       }
       path_.Pop();
       path_.Pop();
       path_.Pop();
-      std::memset(data + array.open + 1, ' ', array.close - array.open - 1);
+      std::memmove(data + open + 1, data + close, len - close);
+      len -= close - open - 1;
+      removed += close - open - 1;
     }
-    return true;
+    return len;
   }
 
   Unexpected TakeError() { return Unexpected(std::move(*error_)); }
@@ -992,13 +1086,7 @@ class Walker {
       if (!ReadRun(run, log_.runs.back())) return false;
       // Results read one by one before the walk (ReadResultsByElement) join their run.
       if (index < chunked_.size() && !chunked_[index].empty()) {
-        auto& results = log_.runs.back().results;
-        if (results.empty()) {
-          results = std::move(chunked_[index]);
-        } else {
-          std::move(chunked_[index].begin(), chunked_[index].end(), std::back_inserter(results));
-        }
-        std::vector<RawResult>().swap(chunked_[index]);
+        log_.runs.back().results.Append(std::move(chunked_[index]));
       }
       return true;
     });
@@ -1203,8 +1291,7 @@ class Walker {
     return ForArray(v, [&](size_t, od::value& r) {
       if (!CountResult()) return false;
       if (!RequireObject(r, "a result object")) return false;
-      run.results.emplace_back();
-      return ReadResult(r, run.results.back());
+      return ReadResult(r, run.results.emplace_back());
     });
   }
 
@@ -1367,7 +1454,7 @@ class Walker {
   PathStack path_;
   std::optional<Error> error_;
   RawLog log_;
-  std::vector<std::vector<RawResult>> chunked_;  // by run index
+  std::vector<RawResults> chunked_;  // by run index
   size_t results_ = 0;
   size_t rules_in_run_ = 0;
   int64_t truncated_ = 0;
@@ -1636,15 +1723,15 @@ class Builder {
     std::vector<domain::Finding> findings;
     inputs.reserve(run.results.size());
     findings.reserve(run.results.size());
-    for (auto& r : run.results) {
+    run.results.Drain([&](RawResult& r) {
       ++scan.results;
       if (r.kind == "pass" || r.kind == "notApplicable") {
         ++scan.not_findings;
-        continue;
+        return;
       }
       if (r.suppressed) {
         ++scan.suppressed;
-        continue;
+        return;
       }
       const Resolved resolved = ResolveRule(run, r);
       const RawRule* rule = resolved.rule;
@@ -1680,24 +1767,23 @@ class Builder {
       f.cvss = r.X().props.cvss;
       if (!f.cvss && rule) f.cvss = rule->props.cvss;
 
-      IdentityInput in;
+      // The identity's views point into the finding where it stays: `findings` was reserved
+      // for every result, so it does not move before AssignIdentities is done with them.
+      const domain::Finding& kept = findings.emplace_back(std::move(f));
+      IdentityInput& in = inputs.emplace_back();
       in.fingerprints = std::move(r.fingerprints);
       in.correlation_guid = r.X().correlation_guid;
       in.partial_fingerprints = std::move(r.partial_fingerprints);
-      in.rule_id = f.rule_id;
-      in.path = f.location.path;
-      in.component = f.location.component;
+      in.rule_id = kept.rule_id;
+      in.path = kept.location.path;
+      in.component = kept.location.component;
       if (StartsWith(in.path, "http://") || StartsWith(in.path, "https://")) {
         in.parameter = OneLine(r.X().props.parameter);
       }
       in.snippet = std::move(r.location.snippet);
       in.tool = tool;
-      inputs.push_back(std::move(in));
-      findings.push_back(std::move(f));
       r = RawResult();  // what is left of it is not needed: free it before the next one grows
-    }
-    run.results.clear();
-    run.results.shrink_to_fit();
+    });
 
     std::vector<Identity> ids = AssignIdentities(scan.scanner, inputs);
     inputs.clear();
@@ -1767,8 +1853,10 @@ Result<ParsedScan> ParseOwned(std::string buffer, size_t len, const SarifLimits&
   {
     Walker walker(limits);
     // A log whose brackets do not balance is parsed in one piece: simdjson says what is wrong.
-    if (!layout.well_formed || walker.ReadResultsByElement(layout, data, capacity)) {
-      log = walker.Walk(simdjson::padded_string_view(data, len, capacity));
+    std::optional<size_t> rest = len;
+    if (layout.well_formed) rest = walker.ReadResultsByElement(layout, data, len, capacity);
+    if (rest) {
+      log = walker.Walk(simdjson::padded_string_view(data, *rest, capacity));
     } else {
       log = walker.TakeError();
     }

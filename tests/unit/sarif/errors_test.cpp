@@ -316,6 +316,48 @@ TEST(Sarif, ResultsOfSeveralRunsAndArraysStayWithTheirRun) {
   EXPECT_EQ(scan.findings[1].title, "rule b of two");
 }
 
+TEST(Sarif, BigLogsReadTheSameWhateverComesAfterTheirResults) {
+  // MiBs of results in two runs: the reader gives the pages of results it has read back
+  // to the system and cuts the arrays out before reading the rest of each run, so what comes
+  // after the results (run 0's tool and artifacts; run 1's invocation) must still be intact.
+  constexpr int kPerRun = 5000;  // more than one chunk of raw results
+  const auto results = [](const std::string& rule, const std::string& dir) {
+    std::string out;
+    for (int i = 0; i < kPerRun; ++i) {
+      if (i > 0) out += ",";
+      out += R"({"ruleId":")" + rule + R"(","message":{"text":"finding )" + std::to_string(i) +
+             R"( with some words to make the log big enough to span many pages of memory"},)" +
+             R"("locations":[{"physicalLocation":{"artifactLocation":{"index":0},)" +
+             R"("region":{"startLine":)" + std::to_string(i + 1) +
+             R"(,"snippet":{"text":")" + dir + "/" + std::to_string(i) + R"("}}}}]})";
+    }
+    return out;
+  };
+  const std::string doc =
+      R"({"version":"2.1.0","runs":[{"results":[)" + results("a", "one") +
+      R"(],"tool":{"driver":{"name":"Tool","rules":[{"id":"a","shortDescription":{"text":"rule a"}}]}},)" +
+      R"("artifacts":[{"location":{"uri":"src/one.c"}}]},)" +
+      R"({"tool":{"driver":{"name":"Tool","rules":[{"id":"b","shortDescription":{"text":"rule b"}}]}},)" +
+      R"("artifacts":[{"location":{"uri":"src/two.c"}}],"results":[)" + results("b", "two") +
+      R"(],"invocations":[{"executionSuccessful":false}]}]})";
+  ASSERT_GT(doc.size(), size_t{2} << 20);  // pages are given back in steps of 1 MiB
+  for (const bool in_place : {false, true}) {
+    SCOPED_TRACE(in_place ? "ReadSarifBuffer" : "ReadSarif");
+    std::string copy = doc;
+    auto read = in_place ? ReadSarifBuffer(std::move(copy)) : ReadSarif(doc);
+    ASSERT_TRUE(read) << read.error().message;
+    ASSERT_EQ(read->findings.size(), 2u * kPerRun);
+    for (int i = 0; i < 2 * kPerRun; ++i) {
+      const auto& f = read->findings[i];
+      const bool first = i < kPerRun;
+      ASSERT_EQ(f.title, first ? "rule a" : "rule b") << i;
+      ASSERT_EQ(f.location.path, first ? "src/one.c" : "src/two.c") << i;
+      ASSERT_EQ(f.location.line, (first ? i : i - kPerRun) + 1) << i;
+    }
+    EXPECT_FALSE(read->succeeded) << "run 1's invocation, after its results, was read";
+  }
+}
+
 TEST(Sarif, ByteOrderMarkIsTolerated) {
   EXPECT_EQ(MustRead("\xEF\xBB\xBF" + Fixture("gitleaks.sarif")).findings.size(), 3u);
 }
