@@ -1,6 +1,9 @@
 #include "domain/types.hpp"
 
 #include <array>
+#include <bit>
+#include <functional>
+#include <string_view>
 
 namespace tocsin::domain {
 
@@ -156,6 +159,32 @@ std::optional<ChannelRef> ParseChannelRef(std::string_view s) {
   const auto channel = s.substr(slash + 1);
   if (!valid_name(team) || !valid_name(channel)) return std::nullopt;
   return ChannelRef{std::string(team), std::string(channel)};
+}
+
+uint64_t ContentHash(const Finding& f) {
+  // Each field with its length in front, so moving bytes from one field to the next changes
+  // the digest; then one hash of the whole.
+  std::string buf;
+  buf.reserve(256 + f.title.size() + f.description.size());
+  const auto add = [&buf](std::string_view s) {
+    buf.append(std::to_string(s.size())).push_back(':');
+    buf.append(s);
+  };
+  add(f.fingerprint);
+  add(f.title);
+  add(Name(f.severity));
+  add(f.scanner);
+  add(f.rule_id);
+  add(f.cwe);
+  add(f.cve);
+  add(f.cvss ? std::to_string(std::bit_cast<uint64_t>(*f.cvss)) : std::string("-"));
+  add(f.location.path);
+  add(std::to_string(f.location.line));
+  add(f.location.component);
+  add(f.description);
+  add(f.link);
+  add(f.branch);
+  return std::hash<std::string_view>{}(buf);
 }
 
 }  // namespace tocsin::domain

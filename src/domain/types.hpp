@@ -76,6 +76,11 @@ struct Finding {
   TimePoint first_seen{}, last_seen{};
 };
 
+// A digest of what a scan says about a finding: every stored field but the store's own (id,
+// project), the triage state (status) and the times (first_seen, last_seen). Two equal values
+// mean a rescan has nothing to rewrite but last_seen. Stable within a process only (not stored).
+uint64_t ContentHash(const Finding& f);
+
 // A channel reference as the user wrote it: a 26-char id or "team-name/channel-name".
 struct ChannelRef {
   std::string team;     // "" when given by id

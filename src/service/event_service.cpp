@@ -49,6 +49,19 @@ class Batch {
   // widens that for its baseline.
   using RouteFilter = std::function<bool(const domain::Route&, bool matched)>;
 
+  // Would Emit(..., announce = true, filter) queue any delivery? A scan's per-finding events are
+  // stored only when one does: nothing else reads an event (docs/scans.md, "What is stored").
+  bool Routed(const ProjectState& ps, EventType type, std::optional<domain::Severity> severity,
+              const RouteFilter& filter) const {
+    if (!deliver_ || !ps.link.enabled) return false;
+    const auto matched = rules::MatchRoutes(ps.link, type, severity);
+    for (size_t i = 0; i < ps.link.routes.size(); ++i) {
+      const bool hit = std::find(matched.begin(), matched.end(), i) != matched.end();
+      if (filter ? filter(ps.link.routes[i], hit) : hit) return true;
+    }
+    return false;
+  }
+
   // Stores an event row; announces it (deliveries per matching route) when `announce`.
   Result<int64_t> Emit(const std::string& project, ProjectState& ps, EventType type,
                        std::optional<std::string> key, TimePoint occurred, nlohmann::json body,
@@ -323,11 +336,31 @@ Result<ScanOutcome> EventService::IngestScan(const std::string& project, const s
     auto known_list = tx.FindingsOf(project, scan.scanner, branch);
     if (!known_list) return Unexpected(known_list.error());
     rules::KnownFindings known;
-    std::unordered_map<std::string, Finding> by_fp;
+    std::unordered_map<std::string, store::KnownFinding> by_fp;
+    by_fp.reserve(known_list->size());
     for (auto& f : *known_list) {
-      known[f.fingerprint] = {f.status, f.severity, f.location.path};
+      known[f.fingerprint] = {f.status, f.severity, f.path};
       by_fp.emplace(f.fingerprint, std::move(f));
     }
+    std::vector<store::KnownFinding>().swap(*known_list);
+    // A new fingerprint may be known to another scanner or branch of the project (then it is
+    // that finding); when this stream holds all the project's findings, none is.
+    auto project_findings = tx.CountFindings(project);
+    if (!project_findings) return Unexpected(project_findings.error());
+    const bool others_exist = *project_findings > static_cast<int64_t>(by_fp.size());
+    // Recount needs only what the finding was counted as.
+    const auto counted_as = [](const store::KnownFinding& k) {
+      Finding f;
+      f.status = k.status;
+      f.severity = k.severity;
+      return f;
+    };
+    const auto load = [&tx](const store::KnownFinding& k) -> Result<Finding> {
+      auto f = tx.GetFinding(k.id);
+      if (!f) return Unexpected(f.error());
+      if (!*f) return Fail("internal", "finding " + std::to_string(k.id) + " vanished mid-scan");
+      return std::move(**f);
+    };
     rules::ScanDiffOptions options;
     options.first_scan = !*seen_before;
     options.complete = scan.complete;
@@ -335,9 +368,11 @@ Result<ScanOutcome> EventService::IngestScan(const std::string& project, const s
     const rules::ScanDiff diff = rules::DiffScan(known, scan.findings, options);
     out.baseline = diff.baseline;
     // On a baseline only routes that asked for it ("full") hear of each finding.
-    const Batch::RouteFilter baseline_filter = [](const domain::Route& route, bool matched) {
-      return matched && route.baseline_full;
-    };
+    const Batch::RouteFilter new_filter =
+        diff.baseline ? Batch::RouteFilter([](const domain::Route& route, bool matched) {
+          return matched && route.baseline_full;
+        })
+                      : Batch::RouteFilter{};
 
     for (size_t i = 0; i < scan.findings.size(); ++i) {
       Finding f = scan.findings[i];
@@ -350,7 +385,8 @@ Result<ScanOutcome> EventService::IngestScan(const std::string& project, const s
           continue;
         case rules::Change::kNew: {
           // Another scanner or branch may already know this fingerprint: it is one finding.
-          auto existing = tx.FindFinding(project, f.fingerprint);
+          Result<std::optional<Finding>> existing = std::optional<Finding>{};
+          if (others_exist) existing = tx.FindFinding(project, f.fingerprint);
           if (!existing) return Unexpected(existing.error());
           if (*existing) {
             Finding merged = f;
@@ -369,10 +405,12 @@ Result<ScanOutcome> EventService::IngestScan(const std::string& project, const s
           if (!id) return Unexpected(id.error());
           f.id = *id;
           ++out.new_count;
-          auto seq = batch.Emit(project, ps, EventType::kVulnerabilityNew, std::nullopt, now,
-                                {{"finding", Batch::FindingJson(f)}}, f.severity, f.fingerprint,
-                                true, diff.baseline ? baseline_filter : Batch::RouteFilter{});
-          if (!seq) return Unexpected(seq.error());
+          if (batch.Routed(ps, EventType::kVulnerabilityNew, f.severity, new_filter)) {
+            auto seq = batch.Emit(project, ps, EventType::kVulnerabilityNew, std::nullopt, now,
+                                  {{"finding", Batch::FindingJson(f)}}, f.severity, f.fingerprint,
+                                  true, new_filter);
+            if (!seq) return Unexpected(seq.error());
+          }
           if (auto rc = batch.Recount(project, ps, std::nullopt, f, now); !rc) {
             return Unexpected(rc.error());
           }
@@ -380,11 +418,15 @@ Result<ScanOutcome> EventService::IngestScan(const std::string& project, const s
         }
         case rules::Change::kUnchanged:
         case rules::Change::kSilent: {
-          const Finding& before = by_fp.at(f.fingerprint);
+          const store::KnownFinding& before = by_fp.at(f.fingerprint);
           f.id = before.id;
           f.status = before.status;
           f.first_seen = before.first_seen;
-          if (auto s = tx.SaveFinding(f); !s) return Unexpected(s.error());
+          // Most of a rescan is findings exactly as they were: only last_seen is written.
+          const auto saved = domain::ContentHash(f) == before.content
+                                 ? tx.TouchFinding(project, f.id, now)
+                                 : tx.SaveFinding(f).map([](int64_t) {});
+          if (!saved) return Unexpected(saved.error());
           if (change.change == rules::Change::kSilent) {
             ++out.silent;
           } else {
@@ -392,28 +434,30 @@ Result<ScanOutcome> EventService::IngestScan(const std::string& project, const s
           }
           if (change.severity_changed()) {
             ++out.severity_changed;
-            if (auto rc = batch.Recount(project, ps, before, f, now); !rc) {
+            if (auto rc = batch.Recount(project, ps, counted_as(before), f, now); !rc) {
               return Unexpected(rc.error());
             }
           }
           break;
         }
         case rules::Change::kReopened: {
-          const Finding& before = by_fp.at(f.fingerprint);
+          const store::KnownFinding& before = by_fp.at(f.fingerprint);
           f.id = before.id;
           f.status = before.status;
           f.first_seen = before.first_seen;
           ++out.reopened;
           auto seq = batch.ChangeStatus(project, ps, f, FindingStatus::kOpen,
                                         "found again by " + scan.scanner + " on " + branch,
-                                        std::nullopt, now, before);
+                                        std::nullopt, now, counted_as(before));
           if (!seq) return Unexpected(seq.error());
           break;
         }
       }
     }
     for (const auto& fp : diff.resolved) {
-      Finding f = by_fp.at(fp);
+      auto loaded = load(by_fp.at(fp));
+      if (!loaded) return Unexpected(loaded.error());
+      Finding f = std::move(*loaded);
       ++out.resolved;
       auto seq = batch.ChangeStatus(project, ps, f, FindingStatus::kResolved,
                                     "no longer found by " + scan.scanner + " on " + branch,

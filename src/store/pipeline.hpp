@@ -127,6 +127,20 @@ struct FindingFilter {
   int64_t after_id = 0;  // paging: ids above this (results are by id, ascending)
 };
 
+// What a rescan needs of a finding its scanner and branch saw before (IngestTx::FindingsOf):
+// enough to diff, to keep triage and first_seen, and to tell whether the row must be rewritten.
+// The rest stays in the database: a stream of 100,000 findings costs a few MB here, not the
+// hundreds a full copy would (docs/performance.md, figure 8d).
+struct KnownFinding {
+  int64_t id = 0;
+  std::string fingerprint;
+  domain::FindingStatus status = domain::FindingStatus::kOpen;
+  domain::Severity severity = domain::Severity::kInfo;
+  std::string path;
+  TimePoint first_seen{};
+  uint64_t content = 0;  // domain::ContentHash of the stored row
+};
+
 // Reads see the transaction's own writes. Valid only inside the Transact callback.
 class IngestTx {
  public:
@@ -155,9 +169,15 @@ class IngestTx {
                                const std::string& branch) = 0;
   virtual Result<int64_t> InsertScan(const ScanRecord& scan) = 0;
   // The findings whose scanner and branch are these (the branch that last saw them).
-  virtual Result<std::vector<domain::Finding>> FindingsOf(const std::string& project,
-                                                          const std::string& scanner,
-                                                          const std::string& branch) = 0;
+  virtual Result<std::vector<KnownFinding>> FindingsOf(const std::string& project,
+                                                       const std::string& scanner,
+                                                       const std::string& branch) = 0;
+  // Sets last_seen of a finding of the project and nothing else (a rescan found it unchanged);
+  // not_found when the project has no finding with the id.
+  virtual Result<void> TouchFinding(const std::string& project, int64_t id,
+                                    TimePoint last_seen) = 0;
+  // How many findings the project has, of every scanner and branch.
+  virtual Result<int64_t> CountFindings(const std::string& project) = 0;
 };
 
 class Outbox {

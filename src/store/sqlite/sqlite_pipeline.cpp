@@ -169,23 +169,25 @@ constexpr char kFindingWritable[] =
     "fingerprint, title, severity, status, scanner, rule_id, cwe, cve, cvss, path, line, "
     "component, description, link, branch, first_seen, last_seen";
 
+// The strings are bound without a copy (SQLITE_STATIC): `f` outlives the statement's step, and
+// Query clears the bindings before the statement's next use.
 void BindFindingFields(Query& q, int first, const Finding& f) {
   int i = first;
-  q->bind(i++, f.fingerprint);
-  q->bind(i++, f.title);
+  q->bindNoCopy(i++, f.fingerprint);
+  q->bindNoCopy(i++, f.title);
   q->bind(i++, static_cast<int>(f.severity));
   q->bind(i++, std::string(domain::Name(f.status)));
-  q->bind(i++, f.scanner);
-  q->bind(i++, f.rule_id);
-  q->bind(i++, f.cwe);
-  q->bind(i++, f.cve);
+  q->bindNoCopy(i++, f.scanner);
+  q->bindNoCopy(i++, f.rule_id);
+  q->bindNoCopy(i++, f.cwe);
+  q->bindNoCopy(i++, f.cve);
   q.BindOptional(i++, f.cvss);
-  q->bind(i++, f.location.path);
+  q->bindNoCopy(i++, f.location.path);
   q->bind(i++, static_cast<int64_t>(f.location.line));
-  q->bind(i++, f.location.component);
-  q->bind(i++, f.description);
-  q->bind(i++, f.link);
-  q->bind(i++, f.branch);
+  q->bindNoCopy(i++, f.location.component);
+  q->bindNoCopy(i++, f.description);
+  q->bindNoCopy(i++, f.link);
+  q->bindNoCopy(i++, f.branch);
   q->bind(i++, Ms(f.first_seen));
   q->bind(i++, Ms(f.last_seen));
 }
@@ -290,7 +292,7 @@ class SqliteIngestTx final : public IngestTx {
       q->bind(3, std::string(domain::Name(event.type)));
       q->bind(4, Ms(event.occurred_at));
       q->bind(5, Ms(event.received_at));
-      q->bind(6, event.body_json);
+      q->bindNoCopy(6, event.body_json);  // outlives the step; up to a few KB per event
       q.Exec();
       return c_.db().getLastInsertRowid();
     });
@@ -356,23 +358,58 @@ class SqliteIngestTx final : public IngestTx {
     });
   }
 
-  Result<std::vector<Finding>> FindingsOf(const std::string& project, const std::string& scanner,
-                                          const std::string& branch) override {
-    return Guarded(path_, "reading the scanner's findings", [&]() -> Result<std::vector<Finding>> {
-      static const std::string sql = fmt::format(
-          "SELECT {} FROM findings WHERE project = ? AND scanner = ? AND branch = ?",
-          kFindingColumns);
-      Query q(c_, sql.c_str());
-      q->bind(1, project);
-      q->bind(2, scanner);
-      q->bind(3, branch);
-      std::vector<Finding> out;
-      while (q->executeStep()) {
-        auto f = ReadFinding(*q);
-        if (!f) return Unexpected(f.error());
-        out.push_back(std::move(*f));
+  Result<std::vector<KnownFinding>> FindingsOf(const std::string& project,
+                                               const std::string& scanner,
+                                               const std::string& branch) override {
+    return Guarded(path_, "reading the scanner's findings",
+                   [&]() -> Result<std::vector<KnownFinding>> {
+                     static const std::string sql = fmt::format(
+                         "SELECT {} FROM findings WHERE project = ? AND scanner = ? AND branch = ?",
+                         kFindingColumns);
+                     Query q(c_, sql.c_str());
+                     q->bind(1, project);
+                     q->bind(2, scanner);
+                     q->bind(3, branch);
+                     std::vector<KnownFinding> out;
+                     while (q->executeStep()) {
+                       // The whole row is read once to hash it, then only the digest is kept.
+                       auto f = ReadFinding(*q);
+                       if (!f) return Unexpected(f.error());
+                       KnownFinding k;
+                       k.content = domain::ContentHash(*f);
+                       k.id = f->id;
+                       k.fingerprint = std::move(f->fingerprint);
+                       k.status = f->status;
+                       k.severity = f->severity;
+                       k.path = std::move(f->location.path);
+                       k.first_seen = f->first_seen;
+                       out.push_back(std::move(k));
+                     }
+                     return out;
+                   });
+  }
+
+  Result<void> TouchFinding(const std::string& project, int64_t id,
+                            TimePoint last_seen) override {
+    return Guarded(path_, "updating a finding's last sighting", [&]() -> Result<void> {
+      // last_seen is in no index: this rewrites one table row and nothing else.
+      Query q(c_, "UPDATE findings SET last_seen = ? WHERE id = ? AND project = ?");
+      q->bind(1, Ms(last_seen));
+      q->bind(2, static_cast<int64_t>(id));
+      q->bind(3, project);
+      if (q.Exec() == 0) {
+        return Fail("not_found", fmt::format("no finding {} in project '{}'", id, project));
       }
-      return out;
+      return Ok();
+    });
+  }
+
+  Result<int64_t> CountFindings(const std::string& project) override {
+    return Guarded(path_, "counting a project's findings", [&]() -> Result<int64_t> {
+      Query q(c_, "SELECT COUNT(*) FROM findings WHERE project = ?");
+      q->bind(1, project);
+      q->executeStep();
+      return q->getColumn(0).getInt64();
     });
   }
 

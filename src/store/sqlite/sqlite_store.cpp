@@ -164,6 +164,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
           "put the database on a local file system");
     }
     Configure(*db, options);
+    // The writer's page cache: 16 MiB instead of SQLite's 2 MiB. A scan of 100,000 findings
+    // writes indexes larger than 2 MiB in one transaction, and a cache that overflows spills
+    // dirty pages to the WAL mid-transaction, to write them again later (docs/performance.md,
+    // figure 8c). Pages are allocated as used, so a small database never grows to this.
+    db->exec("PRAGMA cache_size=-16384");
     const auto& migrations = options.migrations ? *options.migrations : Migrations();
     if (auto m = Migrate(*db, path, migrations); !m) return Unexpected(m.error());
     // The other connections open after the migrations, so they never see a half-built schema;

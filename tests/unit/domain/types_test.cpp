@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <vector>
+
 #include "domain/types.hpp"
 
 namespace tocsin::domain {
@@ -97,6 +100,59 @@ TEST(HttpUrl, RefusesOtherSchemesAndAnythingThatCouldBreakOut) {
   }
   EXPECT_TRUE(IsHttpUrl("https://a/" + std::string(2000, 'x')));
   EXPECT_FALSE(IsHttpUrl("https://a/" + std::string(2048, 'x')));
+}
+
+TEST(ContentHash, FollowsWhatAScanSaysAndIgnoresTriageAndTimes) {
+  Finding f;
+  f.project = "web";
+  f.fingerprint = "semgrep:abc";
+  f.title = "SQL injection";
+  f.severity = Severity::kHigh;
+  f.scanner = "semgrep";
+  f.rule_id = "python.sqli";
+  f.cwe = "CWE-89";
+  f.cve = "";
+  f.cvss = 7.5;
+  f.location = {"src/app.py", 42, ""};
+  f.description = "user input reaches a query";
+  f.link = "https://example.com/r";
+  f.branch = "main";
+  const uint64_t base = ContentHash(f);
+
+  Finding same = f;
+  same.id = 7;
+  same.project = "other";
+  same.status = FindingStatus::kFalsePositive;
+  same.first_seen = same.last_seen = TimePoint{} + std::chrono::hours(5);
+  EXPECT_EQ(ContentHash(same), base);
+
+  const std::vector<std::function<void(Finding&)>> changes = {
+      [](Finding& g) { g.fingerprint += "x"; },
+      [](Finding& g) { g.title += "x"; },
+      [](Finding& g) { g.severity = Severity::kCritical; },
+      [](Finding& g) { g.scanner += "x"; },
+      [](Finding& g) { g.rule_id += "x"; },
+      [](Finding& g) { g.cwe += "x"; },
+      [](Finding& g) { g.cve = "CVE-2026-1"; },
+      [](Finding& g) { g.cvss = 7.6; },
+      [](Finding& g) { g.cvss.reset(); },
+      [](Finding& g) { g.location.path += "x"; },
+      [](Finding& g) { g.location.line = 43; },
+      [](Finding& g) { g.location.component = "flask"; },
+      [](Finding& g) { g.description += "x"; },
+      [](Finding& g) { g.link += "x"; },
+      [](Finding& g) { g.branch += "x"; },
+      // Bytes moved from one field to the next are a change too.
+      [](Finding& g) {
+        g.title = "SQL";
+        g.description = " injectionuser input reaches a query";
+      },
+  };
+  for (size_t i = 0; i < changes.size(); ++i) {
+    Finding g = f;
+    changes[i](g);
+    EXPECT_NE(ContentHash(g), base) << "change " << i;
+  }
 }
 
 }  // namespace

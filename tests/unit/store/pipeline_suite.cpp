@@ -415,6 +415,75 @@ TEST_P(PipelineSuite, FindingRoundTripsEveryField) {
   EXPECT_FALSE((*pipeline().GetFinding(id2))->cvss.has_value());
 }
 
+TEST_P(PipelineSuite, FindingsOfAStreamAreLeanWithTheDigestOfTheirRow) {
+  CreateProject(pipeline(), "web");
+  Finding a = MakeFinding("web", "fp-a", Severity::kCritical, FindingStatus::kFalsePositive);
+  a.scanner = "semgrep";
+  a.branch = "main";
+  a.location = {"src/a.py", 3, ""};
+  a.cvss = 9.1;
+  a.first_seen = At(5);
+  a.id = SaveFinding(pipeline(), a);
+  Finding other_branch = MakeFinding("web", "fp-b");
+  other_branch.scanner = "semgrep";
+  other_branch.branch = "dev";
+  SaveFinding(pipeline(), other_branch);
+  Finding other_scanner = MakeFinding("web", "fp-c");
+  other_scanner.scanner = "codeql";
+  other_scanner.branch = "main";
+  SaveFinding(pipeline(), other_scanner);
+
+  ASSERT_TRUE(pipeline().Transact([&](IngestTx& tx) -> Result<void> {
+    auto known = tx.FindingsOf("web", "semgrep", "main");
+    EXPECT_TRUE(known);
+    if (!known) return {};
+    EXPECT_EQ(known->size(), 1u) << "another branch or scanner is another stream";
+    if (known->size() != 1) return {};
+    const KnownFinding& k = known->front();
+    EXPECT_EQ(k.id, a.id);
+    EXPECT_EQ(k.fingerprint, "fp-a");
+    EXPECT_EQ(k.status, FindingStatus::kFalsePositive);
+    EXPECT_EQ(k.severity, Severity::kCritical);
+    EXPECT_EQ(k.path, "src/a.py");
+    EXPECT_EQ(k.first_seen, At(5));
+    EXPECT_EQ(k.content, domain::ContentHash(a)) << "the stored row reads back as it was saved";
+    auto count = tx.CountFindings("web");
+    EXPECT_TRUE(count && *count == 3);
+    auto none = tx.CountFindings("api");
+    EXPECT_TRUE(none && *none == 0);
+    return {};
+  }));
+}
+
+TEST_P(PipelineSuite, TouchingAFindingMovesLastSeenOnly) {
+  CreateProject(pipeline(), "web");
+  CreateProject(pipeline(), "api");
+  Finding f = MakeFinding("web", "fp-1", Severity::kHigh, FindingStatus::kResolved);
+  f.first_seen = At(1);
+  f.last_seen = At(2);
+  f.id = SaveFinding(pipeline(), f);
+  ASSERT_TRUE(pipeline().Transact(
+      [&](IngestTx& tx) { return tx.TouchFinding("web", f.id, At(90)); }));
+  auto got = pipeline().GetFinding(f.id);
+  ASSERT_TRUE(got && got->has_value());
+  Finding expected = f;
+  expected.last_seen = At(90);
+  EXPECT_EQ((*got)->last_seen, At(90));
+  EXPECT_EQ((*got)->first_seen, At(1));
+  EXPECT_EQ((*got)->status, FindingStatus::kResolved);
+  EXPECT_EQ(domain::ContentHash(**got), domain::ContentHash(expected));
+
+  auto wrong_project = pipeline().Transact(
+      [&](IngestTx& tx) { return tx.TouchFinding("api", f.id, At(91)); });
+  ASSERT_FALSE(wrong_project);
+  EXPECT_EQ(wrong_project.error().code, "not_found");
+  auto unknown = pipeline().Transact(
+      [&](IngestTx& tx) { return tx.TouchFinding("web", f.id + 100, At(91)); });
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, "not_found");
+  EXPECT_EQ((*pipeline().GetFinding(f.id))->last_seen, At(90)) << "a failed touch changes nothing";
+}
+
 TEST_P(PipelineSuite, SavingAFindingWithAnIdUpdatesIt) {
   CreateProject(pipeline(), "web");
   Finding f = MakeFinding("web", "fp-1", Severity::kLow);
