@@ -437,8 +437,10 @@ void Emulator::Impl::Handle(const httplib::Request& req, httplib::Response& res)
   bool is_create_post = req.method == "POST" && api_path == "/api/v4/posts";
   switch (ctx.fault.kind) {
     case FaultKind::kCloseConnection:
-      DropConnection(req);
+      // Recorded first: once the connection drops the client may send its next request, whose
+      // record must come after this one (tests read the log as the order of arrival).
       Record(req, 0, at_ms);
+      DropConnection(req);
       return;
     case FaultKind::kStatus: {
       SetStandardHeaders(ctx);
@@ -451,8 +453,8 @@ void Emulator::Impl::Handle(const httplib::Request& req, httplib::Response& res)
     case FaultKind::kDelay:
     case FaultKind::kHang:
       if (!is_create_post && !SufferFault(ctx.fault, ctx.fault_release)) {
-        DropConnection(req);
         Record(req, 0, at_ms);
+        DropConnection(req);
         return;
       }
       break;
@@ -469,8 +471,8 @@ void Emulator::Impl::Handle(const httplib::Request& req, httplib::Response& res)
   }
 
   if (ctx.drop || ctx.fault.kind == FaultKind::kLoseResponseAfterCommit) {
+    Record(req, 0, at_ms);  // before the drop, as above
     DropConnection(req);
-    Record(req, 0, at_ms);
     return;
   }
   // gzhttp wraps the API handlers only, and leaves bodies under 1 KiB alone.
