@@ -300,15 +300,17 @@ class EngineImpl final : public Engine, private Waiter {
         ready_.pop_front();
         ++busy_;
       }
-      const std::optional<TimePoint> hold = Serve(worker, channel);
-      if (hold) {
+      const Served served = Serve(worker, channel);
+      if (served.hold) {
         // Its head is in doubt and must not be claimed (by anyone) before its retry is due.
         const TimePoint now = clock_.Now();
-        const Millis lease = std::max(Millis(1), CeilMillis(*hold - now));
+        const Millis lease = std::max(Millis(1), CeilMillis(*served.hold - now));
         if (auto r = outbox_.RenewLease(channel, owner_, now, lease); !r) {
           spdlog::warn("cannot hold a channel lease channel={} error={}", channel,
                        r.error().message);
         }
+      } else if (served.released) {
+        // The last post's record released the lease already (Outbox::RecordSent).
       } else if (auto r = outbox_.ReleaseChannel(channel, owner_); !r) {
         spdlog::warn("cannot release a channel channel={} error={}", channel, r.error().message);
       }
@@ -324,12 +326,19 @@ class EngineImpl final : public Engine, private Waiter {
     }
   }
 
+  // How a turn at a channel ended: hold its lease until `hold` (a head left in doubt), or it was
+  // released already (`released`), or else it is to be released now.
+  struct Served {
+    std::optional<TimePoint> hold;
+    bool released = false;
+  };
+
   // Serves one claimed channel: its queue in order until it is empty, its head is not due
   // (backoff, rate limit), the integration pauses, the engine stops, or the channel has had its
-  // turn. Returns when the lease must be held rather than released (a head left in doubt).
-  std::optional<TimePoint> Serve(Worker& worker, const std::string& channel) {
+  // turn.
+  Served Serve(Worker& worker, const std::string& channel) {
     const auto conn = integration_.Connection();
-    if (!conn) return std::nullopt;
+    if (!conn) return {};
     net::HttpClientOptions options;
     options.insecure = conn->insecure;
     options.ca_file = conn->ca_file;
@@ -339,7 +348,7 @@ class EngineImpl final : public Engine, private Waiter {
       worker.http = http_factory_(options);  // one connection per worker, kept alive
       worker.options = options;
     }
-    if (!worker.http) return std::nullopt;
+    if (!worker.http) return {};
     mattermost::Client client(*worker.http, conn->url, conn->token);
 
     const TimePoint claimed_at = clock_.Now();
@@ -361,36 +370,38 @@ class EngineImpl final : public Engine, private Waiter {
     bool truncated = false;
     size_t i = 0;
     while (served < kMaxPerClaim) {
-      if (Stopping() || paused_) return std::nullopt;
+      if (Stopping() || paused_) return {};
       if (i >= queue.size()) {
         auto read = outbox_.ChannelQueue(channel, options_.queue_batch);
         if (!read) {
           spdlog::warn("cannot read a channel's queue channel={} error={}", channel,
                        read.error().message);
-          return std::nullopt;
+          return {};
         }
         queue = std::move(*read);
         truncated = queue.size() >= static_cast<size_t>(options_.queue_batch);
         i = 0;
-        if (queue.empty()) return std::nullopt;
+        if (queue.empty()) return {};
       }
       const TimePoint now = clock_.Now();
-      if (now - claimed_at >= options_.lease / 2) return std::nullopt;  // others' turn
-      if (queue[i].next_attempt_at > now) return std::nullopt;  // the channel waits for its head
+      if (now - claimed_at >= options_.lease / 2) return {};  // others' turn
+      if (queue[i].next_attempt_at > now) return {};  // the channel waits for its head
       keep_lease();
-      if (lease_lost) return std::nullopt;
+      if (lease_lost) return {};
       Job job;
       job.queue = std::span<const store::DeliveryRecord>(queue.data() + i, queue.size() - i);
       job.client = &client;
       job.keep_lease = keep_lease;
       job.queue_truncated = truncated;
+      job.lease_owner = owner_;
       pipeline_->Run(job);
-      if (!job.store_error.empty()) return std::nullopt;  // the store is unwell
+      if (!job.store_error.empty()) return {};  // the store is unwell
       const OutcomeKind kind = job.outcome.kind;
       if (kind != OutcomeKind::kSent && kind != OutcomeKind::kFailed &&
           kind != OutcomeKind::kDead) {
-        return job.hold_lease_until;  // rescheduled, paused or stopping: the channel waits
+        return {job.hold_lease_until};  // rescheduled, paused or stopping: the channel waits
       }
+      if (job.released) return {.released = true};  // it had nothing left
       served += static_cast<int>(job.covered);
       if (!job.more.empty()) {
         // Coalesce read further than this batch, from the same head: carry on from that read.
@@ -400,7 +411,7 @@ class EngineImpl final : public Engine, private Waiter {
       }
       i += job.covered;
     }
-    return std::nullopt;
+    return {};
   }
 
   store::PipelineStore& store_;

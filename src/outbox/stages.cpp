@@ -599,18 +599,28 @@ bool RecordStage::Run(Job& job) {
   double counted = 1;
   switch (o.kind) {
     case OutcomeKind::kSent: {
-      const std::string& channel_id = job.channel->id;
+      store::SentPost sent;
+      sent.ids = ids;
+      sent.post_id = o.post_id;
+      sent.channel_id = job.channel->id;
+      sent.now = now;
+      sent.project = head.project;
       if (job.root_post_about_finding && !head.thread_key.empty()) {
-        // Before MarkSent: if we crash in between, the delivery is reconciled and this repeats.
-        if (auto r = outbox_.PutThreadRoot(head.project, head.thread_key, channel_id, o.post_id);
-            !r) {
-          spdlog::warn("cannot record a thread root delivery={} error={}", head.id,
-                       r.error().message);
-        }
+        sent.root_thread_key = head.thread_key;
       }
-      written = outbox_.MarkSent(ids, o.post_id, channel_id, now);
+      if (!job.lease_owner.empty() && !job.queue_truncated && job.more.empty() &&
+          job.covered >= job.queue.size()) {
+        sent.channel = head.channel;
+        sent.release_owner = job.lease_owner;
+      }
+      auto recorded = outbox_.RecordSent(sent);
+      if (recorded) {
+        job.released = *recorded;
+        status_.OnSuccess();
+      } else {
+        written = Unexpected(recorded.error());
+      }
       counted = static_cast<double>(ids.size());
-      if (written) status_.OnSuccess();
       break;
     }
     case OutcomeKind::kRetry:

@@ -150,6 +150,10 @@ struct Job {
   mattermost::Client* client = nullptr;
   std::function<void()> keep_lease;  // called between the requests of a long job; may be empty
   bool queue_truncated = false;      // `queue` was cut at the read limit: more may follow
+  // The worker's lease owner name. A sent job that settles all of `queue` (not truncated, no
+  // longer read) asks the record stage to release the lease if the channel has nothing left:
+  // the worker then needs neither another read of the queue nor a release of its own.
+  std::string lease_owner;
 
   // Learned by the stages.
   std::optional<mattermost::Channel> channel;
@@ -177,6 +181,7 @@ struct Job {
   std::optional<Failure> failure;
   Outcome outcome;
   std::string store_error;  // an outbox write failed: the worker gives the channel up
+  bool released = false;    // set by record: the lease is dropped, the channel had nothing left
 
   const store::DeliveryRecord& head() const { return queue.front(); }
   std::vector<int64_t> Ids() const;

@@ -111,6 +111,23 @@ struct DeliveryAttempt {
   std::string error;
 };
 
+// A post that went out, with what goes with it, for Outbox::RecordSent.
+struct SentPost {
+  std::vector<int64_t> ids;  // as MarkSent: the head, and for a digest every delivery it covers
+  std::string post_id;
+  std::string channel_id;    // the resolved Mattermost channel id
+  TimePoint now{};
+  // Set for the first post about a finding in the channel: it becomes the finding's thread
+  // root there (PutThreadRoot(project, root_thread_key, channel_id, post_id)).
+  std::string project;
+  std::optional<std::string> root_thread_key;
+  // Set when the sender holds nothing more of the channel's queue: if the channel (its queue
+  // name, DeliveryRecord::channel) has nothing left undelivered, the lease `release_owner`
+  // holds on it is dropped (ReleaseChannel). "" keeps the lease.
+  std::string channel;
+  std::string release_owner;
+};
+
 struct DeliveryFilter {
   std::optional<domain::DeliveryState> state;
   std::optional<std::string> project;
@@ -220,6 +237,11 @@ class Outbox {
   // Conflict (and nothing changes) when any of them is no longer undelivered.
   virtual Result<void> MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
                                 const std::string& channel_id, TimePoint now) = 0;
+  // MarkSent, the thread root and the release that `sent` asks for, in one transaction: a post
+  // costs the sender two commits (MarkInDoubt before, this after) instead of four. True when
+  // the lease was released because the channel had nothing left: stop serving it. Conflict as
+  // MarkSent (and nothing changes). This default, for test doubles, does the same in steps.
+  virtual Result<bool> RecordSent(const SentPost& sent);
   // Back to pending at `next` with last_error(_code) set and in_doubt_since cleared;
   // `count_attempt` false for 429 / auth pauses (not a failure). Conflict when not undelivered.
   virtual Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt,

@@ -14,8 +14,10 @@ namespace tocsin::store::sqlite {
 //                        findings so CountOpen is O(1) instead of a scan per event
 //   events               accepted events, unique (project, key) for idempotency keys   v2
 //   deliveries           the outbox: one row per event per channel, with state,        v2
-//                        attempts, next_attempt_at, in-doubt marker, post id
-//   delivery_attempts    per-attempt outcome history                                   v2
+//                        attempts, next_attempt_at, in-doubt marker, post id; v4: in
+//                        doubt is 'pending' + in_doubt_since, a partial state index
+//   delivery_attempts    per-attempt outcome history (a "sent" is read off the          v2
+//                        delivery row: v4 stopped writing one)
 //   channel_leases       which instance serves a channel until when                    v2
 //   thread_roots         first post per (project, finding, channel) for thread replies v2
 //   meta                 key/value facts about the database (installation_id)          v2
@@ -222,6 +224,15 @@ CREATE TABLE scans (
 CREATE INDEX scans_by_stream ON scans (project, scanner, branch);
 -- The lifecycle diff reads a project/scanner/branch's findings at every scan.
 CREATE INDEX findings_by_stream ON findings (project, scanner, branch);
+)sql"},
+      {4, "lighter delivery records", R"sql(
+-- In doubt is 'pending' with in_doubt_since set (read as 'sending'), so marking a delivery in
+-- doubt before each send writes its row only.
+UPDATE deliveries SET state = 'pending' WHERE state = 'sending';
+-- Most deliveries end 'sent' and are listed by rowid; the index keeps the others, so a sent
+-- post takes its row out of one index instead of moving it inside a bigger one.
+DROP INDEX deliveries_by_state;
+CREATE INDEX deliveries_unsent ON deliveries (state, id) WHERE state <> 'sent';
 )sql"},
   };
   return kMigrations;

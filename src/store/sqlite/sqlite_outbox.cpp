@@ -17,11 +17,19 @@ int64_t Ms(TimePoint t) { return ToUnixMillis(t); }
 
 // ---- reading deliveries ----
 
+// A delivery in doubt is stored as 'pending' with in_doubt_since set and read as 'sending':
+// marking one in doubt before every send then rewrites one row, not the two indexes that hold
+// its state (docs/decisions/0003-outbox-schema.md). Migration 4 turned the rows written as
+// 'sending' before into that form.
+#define TOCSIN_DELIVERY_STATE \
+  "CASE WHEN d.state = 'pending' AND d.in_doubt_since IS NOT NULL THEN 'sending' ELSE d.state END"
+
 // A macro so the statements below stay string literals (their addresses key the statement
 // cache). Followed by the FROM clause: deliveries d [INDEXED BY ...] LEFT JOIN events e.
 #define TOCSIN_DELIVERY_COLUMNS                                                               \
   "d.id, d.project, d.channel, d.kind, d.event_seq, d.event_type, d.thread_key, d.severity, " \
-  "d.digest_threshold, d.baseline_full, d.state, d.attempts, d.created_at, d.updated_at, "    \
+  "d.digest_threshold, d.baseline_full, " TOCSIN_DELIVERY_STATE ", d.attempts, d.created_at, "   \
+  "d.updated_at, "                                                                            \
   "d.next_attempt_at, d.expires_at, d.last_error, d.last_error_code, d.post_id, "             \
   "d.channel_id, d.digest_id, d.in_doubt_since, COALESCE(e.body_json, '') "
 #define TOCSIN_JOIN_EVENTS "LEFT JOIN events e ON e.seq = d.event_seq "
@@ -92,7 +100,8 @@ WITH RECURSIVE channels (name) AS (
           ORDER BY channel LIMIT 1)
   FROM channels WHERE channels.name IS NOT NULL
 )
-SELECT c.name, h.id, h.state, h.next_attempt_at, h.updated_at, l.owner, l.lease_until
+SELECT c.name, h.id, h.in_doubt_since IS NOT NULL, h.next_attempt_at, h.updated_at, l.owner,
+       l.lease_until
 FROM channels c
 JOIN deliveries h ON h.id = (SELECT id FROM deliveries INDEXED BY deliveries_queue
                              WHERE channel = c.name AND state IN ('pending', 'sending')
@@ -104,7 +113,7 @@ WHERE c.name IS NOT NULL
 struct Head {
   std::string channel;
   int64_t id = 0;
-  bool in_doubt = false;  // state sending
+  bool in_doubt = false;  // read as 'sending' (in_doubt_since set)
   int64_t next_attempt_at = 0;
   int64_t updated_at = 0;
   std::optional<std::string> lease_owner;
@@ -124,7 +133,7 @@ std::vector<Head> SelectHeads(Connection& c) {
     Head h;
     h.channel = q->getColumn(0).getString();
     h.id = q->getColumn(1).getInt64();
-    h.in_doubt = q->getColumn(2).getString() == "sending";
+    h.in_doubt = q->getColumn(2).getInt() != 0;
     h.next_attempt_at = q->getColumn(3).getInt64();
     h.updated_at = q->getColumn(4).getInt64();
     if (!q->getColumn(5).isNull()) {
@@ -255,7 +264,7 @@ Result<void> SqliteStore::MarkInDoubt(const std::vector<int64_t>& ids, TimePoint
   return Write(*writer_, path_, "marking deliveries in doubt", [&](Connection& c) -> Result<void> {
     for (int64_t id : ids) {
       Query q(c,
-              "UPDATE deliveries SET state = 'sending', in_doubt_since = ?1, updated_at = ?1 "
+              "UPDATE deliveries SET in_doubt_since = ?1, updated_at = ?1 "
               "WHERE id = ?2 AND state IN ('pending', 'sending')");
       q->bind(1, Ms(now));
       q->bind(2, static_cast<int64_t>(id));
@@ -265,25 +274,71 @@ Result<void> SqliteStore::MarkInDoubt(const std::vector<int64_t>& ids, TimePoint
   });
 }
 
+namespace {
+
+Result<void> MarkSentIn(Connection& c, const std::vector<int64_t>& ids, const std::string& post_id,
+                        const std::string& channel_id, TimePoint now) {
+  if (ids.empty()) return Fail("invalid_request", "MarkSent needs at least one delivery id");
+  const int64_t digest_id = ids.size() > 1 ? ids.front() : 0;
+  for (int64_t id : ids) {
+    Query q(c,
+            "UPDATE deliveries SET state = 'sent', post_id = ?1, channel_id = ?2, "
+            "digest_id = ?3, attempts = attempts + 1, in_doubt_since = NULL, updated_at = ?4 "
+            "WHERE id = ?5 AND state IN ('pending', 'sending')");
+    q->bind(1, post_id);
+    q->bind(2, channel_id);
+    q->bind(3, static_cast<int64_t>(digest_id));
+    q->bind(4, Ms(now));
+    q->bind(5, static_cast<int64_t>(id));
+    if (q.Exec() == 0) return NotUndelivered(c, id);
+    // No delivery_attempts row: ListAttempts reads the "sent" entry off the delivery itself
+    // (state, updated_at), which saves a table and an index write per post.
+  }
+  return Ok();
+}
+
+void PutThreadRootIn(Connection& c, const std::string& project, const std::string& thread_key,
+                     const std::string& channel, const std::string& post_id) {
+  Query q(c,
+          "INSERT INTO thread_roots (project, thread_key, channel, post_id) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (project, thread_key, channel) DO UPDATE SET post_id = excluded.post_id");
+  q->bind(1, project);
+  q->bind(2, thread_key);
+  q->bind(3, channel);
+  q->bind(4, post_id);
+  q.Exec();
+}
+
+}  // namespace
+
 Result<void> SqliteStore::MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
                                    const std::string& channel_id, TimePoint now) {
-  return Write(*writer_, path_, "recording a sent delivery", [&](Connection& c) -> Result<void> {
-    if (ids.empty()) return Fail("invalid_request", "MarkSent needs at least one delivery id");
-    const int64_t digest_id = ids.size() > 1 ? ids.front() : 0;
-    for (int64_t id : ids) {
-      Query q(c,
-              "UPDATE deliveries SET state = 'sent', post_id = ?1, channel_id = ?2, "
-              "digest_id = ?3, attempts = attempts + 1, in_doubt_since = NULL, updated_at = ?4 "
-              "WHERE id = ?5 AND state IN ('pending', 'sending')");
-      q->bind(1, post_id);
-      q->bind(2, channel_id);
-      q->bind(3, static_cast<int64_t>(digest_id));
-      q->bind(4, Ms(now));
-      q->bind(5, static_cast<int64_t>(id));
-      if (q.Exec() == 0) return NotUndelivered(c, id);
-      AppendAttempt(c, id, now, "sent", "");
+  return Write(*writer_, path_, "recording a sent delivery", [&](Connection& c) {
+    return MarkSentIn(c, ids, post_id, channel_id, now);
+  });
+}
+
+Result<bool> SqliteStore::RecordSent(const SentPost& sent) {
+  return Write(*writer_, path_, "recording a sent delivery", [&](Connection& c) -> Result<bool> {
+    if (auto marked = MarkSentIn(c, sent.ids, sent.post_id, sent.channel_id, sent.now); !marked) {
+      return Unexpected(marked.error());
     }
-    return Ok();
+    if (sent.root_thread_key) {
+      PutThreadRootIn(c, sent.project, *sent.root_thread_key, sent.channel_id, sent.post_id);
+    }
+    if (sent.release_owner.empty()) return false;
+    // Inside the write transaction: a delivery queued after this commit wakes the dispatcher,
+    // which finds the channel free to claim.
+    Query rest(c,
+               "SELECT 1 FROM deliveries INDEXED BY deliveries_queue "
+               "WHERE channel = ? AND state IN ('pending', 'sending') LIMIT 1");
+    rest->bind(1, sent.channel);
+    if (rest->executeStep()) return false;
+    Query release(c, "DELETE FROM channel_leases WHERE channel = ? AND owner = ?");
+    release->bind(1, sent.channel);
+    release->bind(2, sent.release_owner);
+    release.Exec();
+    return true;
   });
 }
 
@@ -352,14 +407,7 @@ Result<std::optional<std::string>> SqliteStore::GetThreadRoot(const std::string&
 Result<void> SqliteStore::PutThreadRoot(const std::string& project, const std::string& thread_key,
                                         const std::string& channel, const std::string& post_id) {
   return Write(*writer_, path_, "saving a thread root", [&](Connection& c) -> Result<void> {
-    Query q(c,
-            "INSERT INTO thread_roots (project, thread_key, channel, post_id) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (project, thread_key, channel) DO UPDATE SET post_id = excluded.post_id");
-    q->bind(1, project);
-    q->bind(2, thread_key);
-    q->bind(3, channel);
-    q->bind(4, post_id);
-    q.Exec();
+    PutThreadRootIn(c, project, thread_key, channel, post_id);
     return Ok();
   });
 }
@@ -370,25 +418,46 @@ Result<std::vector<DeliveryRecord>> SqliteStore::ListDeliveries(const DeliveryFi
   return Read(*reader_, path_, "listing deliveries",
               [&](Connection& c) -> Result<std::vector<DeliveryRecord>> {
                 if (filter.limit <= 0) return std::vector<DeliveryRecord>{};
-                // One statement per filter shape, so each can use its index (state, id) or
-                // (project, id) for "newest first below before_id".
-                static constexpr const char* kSql[4] = {
+                // One statement per filter shape, so each can use an index for "newest first
+                // below before_id": the rowid for no filter and for 'sent' (most rows are), the
+                // partial index deliveries_unsent (state, id) for the other states (its WHERE
+                // term must be in the query for SQLite to use it), (project, id) with a project.
+                // ?5 tells 'pending' (0) from 'sending' (1) among the rows stored as 'pending'.
+#define TOCSIN_UNSENT                                 \
+  "d.state = ?3 AND d.state <> 'sent' AND (?5 IS NULL " \
+  "OR (d.in_doubt_since IS NOT NULL) = ?5) AND "
+                static constexpr const char* kSql[6] = {
                     "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
                     "WHERE d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
                     "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-                    "WHERE d.state = ?3 AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+                    "WHERE d.state = 'sent' AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE " TOCSIN_UNSENT "d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
                     "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
                     "WHERE d.project = ?4 AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
                     "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-                    "WHERE d.state = ?3 AND d.project = ?4 AND d.id < ?1 "
+                    "WHERE d.state = 'sent' AND d.project = ?4 AND d.id < ?1 "
+                    "ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE " TOCSIN_UNSENT "d.project = ?4 AND d.id < ?1 "
                     "ORDER BY d.id DESC LIMIT ?2",
                 };
-                const int shape = (filter.state ? 1 : 0) + (filter.project ? 2 : 0);
-                Query q(c, kSql[shape]);
+#undef TOCSIN_UNSENT
+                using domain::DeliveryState;
+                const int by_state = !filter.state                           ? 0
+                                     : *filter.state == DeliveryState::kSent ? 1
+                                                                             : 2;
+                Query q(c, kSql[by_state + (filter.project ? 3 : 0)]);
                 q->bind(1, filter.before_id > 0 ? static_cast<int64_t>(filter.before_id)
                                                 : std::numeric_limits<int64_t>::max());
                 q->bind(2, filter.limit);
-                if (filter.state) q->bind(3, std::string(domain::Name(*filter.state)));
+                if (by_state == 2) {
+                  const bool sending = *filter.state == DeliveryState::kSending;
+                  const bool pending = *filter.state == DeliveryState::kPending;
+                  q->bind(3, sending ? std::string("pending")
+                                     : std::string(domain::Name(*filter.state)));
+                  if (sending || pending) q->bind(5, sending ? 1 : 0);
+                }
                 if (filter.project) q->bind(4, *filter.project);
                 return ReadDeliveries(q);
               });
@@ -410,9 +479,14 @@ Result<std::optional<DeliveryRecord>> SqliteStore::GetDelivery(int64_t id) {
 Result<std::vector<DeliveryAttempt>> SqliteStore::ListAttempts(int64_t delivery_id) {
   return Read(*reader_, path_, "reading a delivery's attempts",
               [&](Connection& c) -> Result<std::vector<DeliveryAttempt>> {
+                // The recorded outcomes, then a sent delivery's "sent" (MarkSent writes no
+                // row for it: the delivery's state and updated_at are that entry).
                 Query q(c,
-                        "SELECT delivery_id, at, code, error FROM delivery_attempts "
-                        "WHERE delivery_id = ? ORDER BY id");
+                        "SELECT delivery_id, at, code, error FROM ("
+                        "SELECT delivery_id, at, code, error, id AS k FROM delivery_attempts "
+                        "WHERE delivery_id = ?1 "
+                        "UNION ALL SELECT id, updated_at, 'sent', '', 9223372036854775807 "
+                        "FROM deliveries WHERE id = ?1 AND state = 'sent') ORDER BY k");
                 q->bind(1, static_cast<int64_t>(delivery_id));
                 std::vector<DeliveryAttempt> out;
                 while (q->executeStep()) {
@@ -446,7 +520,8 @@ Result<bool> SqliteStore::Retry(int64_t id, TimePoint now, TimePoint new_expiry,
 Result<std::array<int64_t, 5>> SqliteStore::CountByState() {
   return Read(*reader_, path_, "counting deliveries",
               [&](Connection& c) -> Result<std::array<int64_t, 5>> {
-                Query q(c, "SELECT state, COUNT(*) FROM deliveries GROUP BY state");
+                Query q(c, "SELECT " TOCSIN_DELIVERY_STATE " AS s, COUNT(*) FROM deliveries d "
+                           "GROUP BY s");
                 std::array<int64_t, 5> counts{};
                 while (q->executeStep()) {
                   auto state = domain::ParseDeliveryState(q->getColumn(0).getString());
@@ -458,5 +533,6 @@ Result<std::array<int64_t, 5>> SqliteStore::CountByState() {
 
 #undef TOCSIN_JOIN_EVENTS
 #undef TOCSIN_DELIVERY_COLUMNS
+#undef TOCSIN_DELIVERY_STATE
 
 }  // namespace tocsin::store::sqlite

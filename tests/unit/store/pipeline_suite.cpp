@@ -1194,6 +1194,93 @@ TEST_P(PipelineSuite, ListDeliveriesFiltersAndPagesNewestFirst) {
   EXPECT_THAT(paged, ElementsAre(web[4], web[3], web[2], web[1], web[0]));
 }
 
+TEST_P(PipelineSuite, RecordSentWritesTheRootAndReleasesAnEmptyChannelAtOnce) {
+  CreateProject(pipeline(), "web");
+  const int64_t first = Enqueue(pipeline(), "web", "team/a", At(0));
+  const int64_t second = Enqueue(pipeline(), "web", "team/a", At(0));
+  EXPECT_THAT(Claim(outbox(), "w1", At(1)), ElementsAre("team/a"));
+  ASSERT_TRUE(outbox().MarkInDoubt({first}, At(1)));
+
+  SentPost sent;
+  sent.ids = {first};
+  sent.post_id = "post-1";
+  sent.channel_id = "chan-1";
+  sent.now = At(2);
+  sent.project = "web";
+  sent.root_thread_key = "fp-1";
+  sent.channel = "team/a";
+  sent.release_owner = "w1";
+  auto kept = outbox().RecordSent(sent);
+  ASSERT_TRUE(kept) << kept.error().message;
+  EXPECT_FALSE(*kept) << "the second delivery is still queued: the lease stays";
+  EXPECT_EQ(Delivery(outbox(), first).state, DeliveryState::kSent);
+  EXPECT_EQ(Delivery(outbox(), first).post_id, "post-1");
+  auto root = outbox().GetThreadRoot("web", "fp-1", "chan-1");
+  ASSERT_TRUE(root && root->has_value());
+  EXPECT_EQ(**root, "post-1");
+  EXPECT_THAT(Claim(outbox(), "w2", At(3)), IsEmpty()) << "still w1's";
+
+  sent.ids = {second};
+  sent.post_id = "post-2";
+  sent.root_thread_key.reset();
+  sent.now = At(4);
+  auto released = outbox().RecordSent(sent);
+  ASSERT_TRUE(released);
+  EXPECT_TRUE(*released) << "nothing left: released with the record";
+  EXPECT_EQ(**outbox().GetThreadRoot("web", "fp-1", "chan-1"), "post-1") << "no root asked";
+  Enqueue(pipeline(), "web", "team/a", At(5));
+  EXPECT_THAT(Claim(outbox(), "w2", At(5)), ElementsAre("team/a")) << "free for anyone";
+
+  auto again = outbox().RecordSent(sent);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, "conflict") << "recorded before";
+  auto none = outbox().RecordSent(SentPost{});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, "invalid_request");
+}
+
+TEST_P(PipelineSuite, ADeliveryInDoubtIsSendingInEveryView) {
+  CreateProject(pipeline(), "web");
+  const int64_t doubt = Enqueue(pipeline(), "web", "team/a", At(0));
+  const int64_t waiting = Enqueue(pipeline(), "web", "team/a", At(0));
+  const int64_t sent = Enqueue(pipeline(), "web", "team/b", At(0));
+  ASSERT_TRUE(outbox().MarkInDoubt({doubt}, At(1)));
+  ASSERT_TRUE(outbox().MarkSent({sent}, "p", "c", At(1)));
+  auto ids = [](const Result<std::vector<DeliveryRecord>>& list) {
+    EXPECT_TRUE(list) << list.error().message;
+    std::vector<int64_t> out;
+    if (list) {
+      for (const auto& d : *list) out.push_back(d.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(Delivery(outbox(), doubt).state, DeliveryState::kSending);
+  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kSending})),
+              ElementsAre(doubt));
+  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kPending})),
+              ElementsAre(waiting));
+  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kSending, .project = "web"})),
+              ElementsAre(doubt));
+  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kPending, .project = "web"})),
+              ElementsAre(waiting));
+  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kSent, .project = "web"})),
+              ElementsAre(sent));
+  EXPECT_THAT(QueueIds(outbox(), "team/a"), ElementsAre(doubt, waiting));
+
+  // Rescheduled, it is pending again; marked again, sending again.
+  ASSERT_TRUE(outbox().Reschedule(doubt, At(5), true, "server_error", "HTTP 502", At(2)));
+  EXPECT_EQ(Delivery(outbox(), doubt).state, DeliveryState::kPending);
+  ASSERT_TRUE(outbox().MarkInDoubt({doubt}, At(6)));
+  EXPECT_EQ(Delivery(outbox(), doubt).state, DeliveryState::kSending);
+  ASSERT_TRUE(outbox().MarkFinal(doubt, DeliveryState::kDead, "expired", "gave up", At(7)));
+  EXPECT_EQ(Delivery(outbox(), doubt).state, DeliveryState::kDead);
+  auto attempts = outbox().ListAttempts(doubt);
+  ASSERT_TRUE(attempts);
+  ASSERT_EQ(attempts->size(), 2u);
+  EXPECT_EQ((*attempts)[0].code, "server_error");
+  EXPECT_EQ((*attempts)[1].code, "expired");
+}
+
 TEST_P(PipelineSuite, CountByStateIndexesByDeliveryState) {
   CreateProject(pipeline(), "web");
   auto empty = outbox().CountByState();

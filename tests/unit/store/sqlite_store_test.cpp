@@ -185,6 +185,46 @@ TEST(SqliteStore, UpgradeAppliesOnlyTheMissingMigrations) {
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM schema_migrations"), 2);
 }
 
+TEST(SqliteStore, Migration4KeepsDeliveriesLeftInDoubtInDoubt) {
+  // A database of version 3 with a delivery written as 'sending' by an older tocsin.
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  const auto& all = sqlite::Migrations();
+  ASSERT_GE(all.size(), 4u);
+  const std::vector<Migration> v3(all.begin(), all.begin() + 3);
+  {
+    auto store = sqlite::SqliteStore::Open(path, {.migrations = &v3});
+    ASSERT_TRUE(store) << store.error().message;
+  }
+  {
+    RawDb raw(path);
+    ASSERT_EQ(raw.Exec("INSERT INTO projects (name, display_name, url, created_at) "
+                       "VALUES ('web', '', '', 1)"),
+              SQLITE_OK);
+    ASSERT_EQ(raw.Exec("INSERT INTO deliveries (project, channel, event_type, state, created_at, "
+                       "updated_at, next_attempt_at, expires_at, in_doubt_since) VALUES "
+                       "('web', 'team/a', 'scan.completed', 'sending', 1, 2, 1, 99, 2), "
+                       "('web', 'team/a', 'scan.completed', 'pending', 1, 1, 1, 99, NULL)"),
+              SQLITE_OK);
+  }
+  auto store = sqlite::SqliteStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  auto& outbox = (*store)->pipeline().outbox();
+  auto first = outbox.GetDelivery(1);
+  ASSERT_TRUE(first && first->has_value());
+  EXPECT_EQ((*first)->state, domain::DeliveryState::kSending);
+  EXPECT_TRUE((*first)->in_doubt_since.has_value());
+  auto counts = outbox.CountByState();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ((*counts)[static_cast<int>(domain::DeliveryState::kSending)], 1);
+  EXPECT_EQ((*counts)[static_cast<int>(domain::DeliveryState::kPending)], 1);
+  RawDb raw(path);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM deliveries WHERE state = 'sending'"), 0);
+  EXPECT_EQ(raw.QueryText("SELECT name FROM sqlite_master WHERE name = 'deliveries_by_state'"), "");
+  EXPECT_EQ(raw.QueryText("SELECT name FROM sqlite_master WHERE name = 'deliveries_unsent'"),
+            "deliveries_unsent");
+}
+
 TEST(SqliteStore, FailedMigrationRollsBackAndNamesIt) {
   TempDir tmp;
   const std::string path = (tmp.path() / "t.db").string();
