@@ -26,10 +26,26 @@ std::string ValidateRole(const std::string& role) {
 
 Result<std::optional<Principal>> AuthService::Authenticate(const Secret& token) {
   if (token.empty()) return std::optional<Principal>{};
-  auto found = store_.FindApiTokenByHash(security::HashApiToken(token));
+  std::string hash = security::HashApiToken(token);
+  const TimePoint now = clock_.Now();
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(hash);
+    if (it != cache_.end()) {
+      if (now < it->second.until && now + kCacheTtl >= it->second.until) {
+        return std::optional<Principal>(it->second.principal);
+      }
+      cache_.erase(it);  // expired, or the clock went back
+    }
+  }
+  auto found = store_.FindApiTokenByHash(hash);
   if (!found) return Unexpected(found.error());
   if (!*found) return std::optional<Principal>{};
-  return std::optional<Principal>(Principal{(*found)->id, (*found)->name, (*found)->role});
+  Principal principal{(*found)->id, (*found)->name, (*found)->role};
+  std::lock_guard lock(cache_mu_);
+  if (cache_.size() >= kMaxCached) cache_.clear();
+  cache_.insert_or_assign(std::move(hash), Cached{principal, now + kCacheTtl});
+  return std::optional<Principal>(std::move(principal));
 }
 
 Result<AuthService::Created> AuthService::CreateToken(const std::string& name,

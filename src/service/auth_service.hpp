@@ -3,11 +3,13 @@
 // Tokens are random ("tcn_…", 256 bits), shown once, stored only as BLAKE2b hashes
 // (security/crypto.hpp). A Principal is what the API layer knows of a caller: the token's name
 // (the audit log's actor) and its role, "admin" or "project:<name>".
-// Thread-safe (stateless over the Store).
+// Thread-safe: the store does its own locking, the cache of found tokens has a mutex.
 #pragma once
 
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
@@ -48,8 +50,21 @@ class AuthService {
   Result<std::optional<std::string>> EnsureAdminToken(const std::string& data_dir);
 
  private:
+  struct Cached {
+    Principal principal;
+    TimePoint until;
+  };
+  // Tokens found recently, by hash, so a request costs no store read: a SQLite read was ~11 %
+  // of a single-event POST (docs/performance.md). Only hits are kept (a new token works at
+  // once); an entry lives kCacheTtl, so a token deleted from the database by hand stops working
+  // within that. Bounded: full means start over.
+  static constexpr Millis kCacheTtl{10000};
+  static constexpr size_t kMaxCached = 1024;
+
   store::Store& store_;
   const Clock& clock_;
+  std::mutex cache_mu_;
+  std::unordered_map<std::string, Cached> cache_;
 };
 
 }  // namespace tocsin::service
