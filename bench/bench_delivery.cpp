@@ -16,7 +16,7 @@
 //   4  whole-process CPU per event, accepted → posted: utime + stime of the tocsin process
 //      (/proc/<pid>/stat) over the same run, divided by N.
 //   7  posts/s when the emulator answers every POST /api/v4/posts after 50 ms (a slow server),
-//      events over 20 channels, --delivery-workers 20; and, for comparison, the default 4 workers.
+//      events over 20 channels, --delivery-workers 20; and, for comparison, 4 workers.
 #include <cstdio>
 #include <thread>
 
@@ -153,7 +153,7 @@ void Slow(const Paths& paths, const Options& o, int workers, int events, bool he
            Fmt(events) + " events; ceiling " + std::to_string(workers) +
                " ÷ 50 ms = " + Fmt(workers / 0.05) + "/s" + (r.complete ? "" : "; TIMED OUT"));
   } else {
-    Report("7b", what + " (default)", Fmt(rate) + " posts/s", "—", "—",
+    Report("7b", what + ", for comparison", Fmt(rate) + " posts/s", "—", "—",
            Fmt(events) + " events; ceiling " + Fmt(workers / 0.05) + "/s");
   }
   (void)o;
