@@ -608,6 +608,12 @@ bool RecordStage::Run(Job& job) {
       if (job.root_post_about_finding && !head.thread_key.empty()) {
         sent.root_thread_key = head.thread_key;
       }
+      if (job.digest) {
+        for (size_t i = 0; i < job.covered && i < job.queue.size(); ++i) {
+          const store::DeliveryRecord& d = job.queue[i];
+          if (!d.thread_key.empty()) sent.listed.emplace_back(d.project, d.thread_key);
+        }
+      }
       if (!job.lease_owner.empty() && !job.queue_truncated && job.more.empty() &&
           job.covered >= job.queue.size()) {
         sent.channel = head.channel;

@@ -121,6 +121,11 @@ struct SentPost {
   // root there (PutThreadRoot(project, root_thread_key, channel_id, post_id)).
   std::string project;
   std::optional<std::string> root_thread_key;
+  // A digest: the (project, thread_key) of each finding it lists. The digest's post becomes the
+  // thread root of those that have none in the channel yet, so a later status change of one of
+  // them replies in the digest's thread (the digest itself is never patched: it is not about
+  // one finding).
+  std::vector<std::pair<std::string, std::string>> listed;
   // Set when the sender holds nothing more of the channel's queue: if the channel (its queue
   // name, DeliveryRecord::channel) has nothing left undelivered, the lease `release_owner`
   // holds on it is dropped (ReleaseChannel). "" keeps the lease.

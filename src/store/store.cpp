@@ -15,6 +15,13 @@ Result<bool> Outbox::RecordSent(const SentPost& sent) {
     auto root = PutThreadRoot(sent.project, *sent.root_thread_key, sent.channel_id, sent.post_id);
     if (!root) return Unexpected(root.error());
   }
+  for (const auto& [project, thread_key] : sent.listed) {
+    auto existing = GetThreadRoot(project, thread_key, sent.channel_id);
+    if (!existing) return Unexpected(existing.error());
+    if (*existing) continue;
+    auto root = PutThreadRoot(project, thread_key, sent.channel_id, sent.post_id);
+    if (!root) return Unexpected(root.error());
+  }
   if (auto marked = MarkSent(sent.ids, sent.post_id, sent.channel_id, sent.now); !marked) {
     return Unexpected(marked.error());
   }

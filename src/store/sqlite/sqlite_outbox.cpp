@@ -326,6 +326,16 @@ Result<bool> SqliteStore::RecordSent(const SentPost& sent) {
     if (sent.root_thread_key) {
       PutThreadRootIn(c, sent.project, *sent.root_thread_key, sent.channel_id, sent.post_id);
     }
+    for (const auto& [project, thread_key] : sent.listed) {
+      Query q(c,
+              "INSERT INTO thread_roots (project, thread_key, channel, post_id) "
+              "VALUES (?, ?, ?, ?) ON CONFLICT (project, thread_key, channel) DO NOTHING");
+      q->bind(1, project);
+      q->bind(2, thread_key);
+      q->bind(3, sent.channel_id);
+      q->bind(4, sent.post_id);
+      q.Exec();
+    }
     if (sent.release_owner.empty()) return false;
     // Inside the write transaction: a delivery queued after this commit wakes the dispatcher,
     // which finds the channel free to claim.

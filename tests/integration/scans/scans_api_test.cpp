@@ -218,6 +218,39 @@ TEST_F(ScansApi, ManyNewFindingsBecomeOneDigestWithTheListInItsThread) {
   for (const auto& p : posts) EXPECT_LE(p.message.size(), 16383u);
 }
 
+TEST_F(ScansApi, AStatusChangeOfAFindingListedInADigestRepliesInTheDigestsThread) {
+  Link({{"routes", {{{"channel", "security/alerts"},
+                     {"events", {"vulnerability.new", "vulnerability.status_changed"}},
+                     {"digest_threshold", 5}}}}});
+  UploadOk(Sarif({{"base", "src/a.js", 1}}));  // baseline
+  std::vector<Result_> many;
+  for (int i = 0; i < 12; ++i) many.push_back({"rule" + std::to_string(i), "src/f" + std::to_string(i) + ".js", i + 1});
+  many.push_back({"base", "src/a.js", 1});
+  UploadOk(Sarif(many));
+  auto posts = Posts();
+  std::string digest;
+  for (const auto& p : posts) {
+    if (p.root_id.empty() && p.props.contains("tocsin_digest_count")) digest = p.id;
+  }
+  ASSERT_FALSE(digest.empty()) << "12 new findings over a threshold of 5 are one digest";
+
+  // rule3 is triaged: the change is announced in the thread where it was listed.
+  int64_t id = 0;
+  for (const auto& f : Findings()) {
+    if (f["rule_id"] == "rule3") id = f["id"].get<int64_t>();
+  }
+  ASSERT_GT(id, 0);
+  auto r = server_.Send("PATCH", "/api/v1/findings/" + std::to_string(id),
+                        json{{"status", "false_positive"}, {"comment", "test fixture"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const size_t before = posts.size();
+  posts = Posts();
+  ASSERT_EQ(posts.size(), before + 1);
+  EXPECT_EQ(posts.back().root_id, digest) << posts.back().message;
+  EXPECT_NE(posts.back().message.find("false"), std::string::npos) << posts.back().message;
+  EXPECT_EQ(emu_.GetPost(digest)->edit_at, 0) << "the digest is about many findings: not patched";
+}
+
 TEST_F(ScansApi, GzipUploadsAreAccepted) {
   auto r = Upload(Gzip(Sarif({{"sqli", "src/db.js", 10}})), "?branch=main", "application/gzip");
   EXPECT_EQ(r.status, 201) << r.body;

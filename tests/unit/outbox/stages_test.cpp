@@ -349,7 +349,11 @@ TEST(Coalesce, MoreNewFindingsThanTheThresholdBecomeOneDigest) {
     EXPECT_EQ(posts[i].body["pending_post_id"],
               "inst-" + std::to_string(ids.front()) + "-r" + std::to_string(i - 1));
   }
-  EXPECT_TRUE(rig.outbox.Roots().empty());  // a digest is nobody's first post to patch
+  // Each listed finding's thread is the digest's: a later status change replies there (the
+  // digest itself is never patched, PatchRoot finds it is not about that finding).
+  const auto roots = rig.outbox.Roots();
+  EXPECT_EQ(roots.size(), 12u);
+  for (const auto& [key, post] : roots) EXPECT_EQ(post, root) << std::get<1>(key);
   EXPECT_EQ(rig.Count("sent", "digest"), 12);
   EXPECT_EQ(rig.FollowUps("digest_reply", "posted"), static_cast<double>(posts.size() - 1));
 }

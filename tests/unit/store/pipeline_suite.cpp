@@ -1239,6 +1239,26 @@ TEST_P(PipelineSuite, RecordSentWritesTheRootAndReleasesAnEmptyChannelAtOnce) {
   EXPECT_EQ(none.error().code, "invalid_request");
 }
 
+TEST_P(PipelineSuite, ADigestBecomesTheThreadRootOfTheFindingsItListsThatHaveNone) {
+  CreateProject(pipeline(), "web");
+  CreateProject(pipeline(), "api");
+  const int64_t a = Enqueue(pipeline(), "web", "team/a", At(0));
+  const int64_t b = Enqueue(pipeline(), "api", "team/a", At(0));
+  ASSERT_TRUE(outbox().PutThreadRoot("web", "fp-old", "chan-1", "first-post"));
+  SentPost sent;
+  sent.ids = {a, b};
+  sent.post_id = "digest-post";
+  sent.channel_id = "chan-1";
+  sent.now = At(1);
+  sent.listed = {{"web", "fp-new"}, {"api", "fp-new"}, {"web", "fp-old"}};
+  ASSERT_TRUE(outbox().RecordSent(sent));
+  EXPECT_EQ(**outbox().GetThreadRoot("web", "fp-new", "chan-1"), "digest-post");
+  EXPECT_EQ(**outbox().GetThreadRoot("api", "fp-new", "chan-1"), "digest-post");
+  EXPECT_EQ(**outbox().GetThreadRoot("web", "fp-old", "chan-1"), "first-post")
+      << "a finding announced before keeps its first post";
+  EXPECT_FALSE(outbox().GetThreadRoot("web", "fp-new", "chan-2")->has_value());
+}
+
 TEST_P(PipelineSuite, ADeliveryInDoubtIsSendingInEveryView) {
   CreateProject(pipeline(), "web");
   const int64_t doubt = Enqueue(pipeline(), "web", "team/a", At(0));
