@@ -137,6 +137,16 @@ std::vector<std::string> Claim(Outbox& o, const std::string& owner, TimePoint no
   return r ? *r : std::vector<std::string>{};
 }
 
+// The ids of a listing, in its order (a failed listing fails the test and gives none).
+std::vector<int64_t> Ids(const Result<std::vector<DeliveryRecord>>& list) {
+  EXPECT_TRUE(list) << list.error().message;
+  std::vector<int64_t> out;
+  if (list) {
+    for (const auto& d : *list) out.push_back(d.id);
+  }
+  return out;
+}
+
 std::vector<int64_t> QueueIds(Outbox& o, const std::string& channel) {
   auto q = o.ChannelQueue(channel, 100);
   EXPECT_TRUE(q) << q.error().message;
@@ -1155,23 +1165,15 @@ TEST_P(PipelineSuite, ListDeliveriesFiltersAndPagesNewestFirst) {
   ASSERT_TRUE(outbox().MarkFinal(api[2], DeliveryState::kFailed, "x", "y", At(9)));
   ASSERT_TRUE(outbox().MarkSent({api[4]}, "p", "c", At(9)));
 
-  auto ids = [](const Result<std::vector<DeliveryRecord>>& list) {
-    EXPECT_TRUE(list) << list.error().message;
-    std::vector<int64_t> out;
-    if (list) {
-      for (const auto& d : *list) out.push_back(d.id);
-    }
-    return out;
-  };
-  EXPECT_THAT(ids(outbox().ListDeliveries({.limit = 3})), ElementsAre(api[4], web[4], api[3]));
-  EXPECT_THAT(ids(outbox().ListDeliveries({.project = "web"})),
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.limit = 3})), ElementsAre(api[4], web[4], api[3]));
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.project = "web"})),
               ElementsAre(web[4], web[3], web[2], web[1], web[0]));
-  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kFailed})),
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.state = DeliveryState::kFailed})),
               ElementsAre(web[3], api[2], web[1]));
-  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kFailed, .project = "web"})),
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.state = DeliveryState::kFailed, .project = "web"})),
               ElementsAre(web[3], web[1]));
-  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kSent})), ElementsAre(api[4]));
-  EXPECT_THAT(ids(outbox().ListDeliveries({.limit = 0})), IsEmpty());
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.state = DeliveryState::kSent})), ElementsAre(api[4]));
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.limit = 0})), IsEmpty());
   auto with_body = outbox().ListDeliveries({.limit = 1});
   ASSERT_TRUE(with_body && with_body->size() == 1);
   EXPECT_EQ((*with_body)[0].event_body_json, R"({"n":0})");
@@ -1266,24 +1268,16 @@ TEST_P(PipelineSuite, ADeliveryInDoubtIsSendingInEveryView) {
   const int64_t sent = Enqueue(pipeline(), "web", "team/b", At(0));
   ASSERT_TRUE(outbox().MarkInDoubt({doubt}, At(1)));
   ASSERT_TRUE(outbox().MarkSent({sent}, "p", "c", At(1)));
-  auto ids = [](const Result<std::vector<DeliveryRecord>>& list) {
-    EXPECT_TRUE(list) << list.error().message;
-    std::vector<int64_t> out;
-    if (list) {
-      for (const auto& d : *list) out.push_back(d.id);
-    }
-    return out;
-  };
   EXPECT_EQ(Delivery(outbox(), doubt).state, DeliveryState::kSending);
-  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kSending})),
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.state = DeliveryState::kSending})),
               ElementsAre(doubt));
-  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kPending})),
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.state = DeliveryState::kPending})),
               ElementsAre(waiting));
-  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kSending, .project = "web"})),
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.state = DeliveryState::kSending, .project = "web"})),
               ElementsAre(doubt));
-  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kPending, .project = "web"})),
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.state = DeliveryState::kPending, .project = "web"})),
               ElementsAre(waiting));
-  EXPECT_THAT(ids(outbox().ListDeliveries({.state = DeliveryState::kSent, .project = "web"})),
+  EXPECT_THAT(Ids(outbox().ListDeliveries({.state = DeliveryState::kSent, .project = "web"})),
               ElementsAre(sent));
   EXPECT_THAT(QueueIds(outbox(), "team/a"), ElementsAre(doubt, waiting));
 
