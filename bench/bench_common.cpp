@@ -463,9 +463,12 @@ Stack::Stack(const Paths& paths, const StackOptions& o) : dir_(paths.work_dir + 
                               dir_ + "/emulator.log");
   emulator_url_ = emulator_->WaitForLog("listening on ", std::chrono::seconds(20));
 
-  std::vector<std::string> argv = {
-      paths.tocsin, "serve",        "--listen",           "127.0.0.1:0",
-      "--data-dir", dir_ + "/data", "--delivery-workers", std::to_string(o.workers)};
+  std::vector<std::string> argv = {paths.tocsin, "serve",    "--listen",
+                                   "127.0.0.1:0", "--data-dir", dir_ + "/data"};
+  if (o.workers > 0) {
+    argv.push_back("--delivery-workers");
+    argv.push_back(std::to_string(o.workers));
+  }
   if (o.rate_per_second) {
     argv.push_back("--mattermost-rate-per-second");
     char rate[32];

@@ -136,7 +136,7 @@ int BenchMain(int argc, char** argv, const char* name,
 
 struct StackOptions {
   int channels = 10;                      // emulator channels bench/c00 … (bot is a member)
-  int workers = 4;                        // --delivery-workers
+  int workers = 4;                        // --delivery-workers; 0 = the default (16)
   std::optional<double> rate_per_second;  // --mattermost-rate-per-second; nullopt = default
   std::string name = "stack";             // subdirectory of the scratch dir
 };

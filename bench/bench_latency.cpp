@@ -2,7 +2,7 @@
 //
 //   bench_latency [--rate R] [--seconds S] [--channels N] [--tocsin PATH] [--emulator PATH]
 //
-// `tocsin serve --mattermost-rate-per-second 0` (4 workers) and an unlimited mm-emulator; one
+// `tocsin serve --mattermost-rate-per-second 0` (the default 16 workers) and an unlimited mm-emulator; one
 // project per channel, routed with digest_threshold 1000 so nothing is coalesced. Events are sent
 // one per POST on an open-loop schedule (event i leaves at t0 + i / R, whatever the answers to
 // the ones before did; two sender threads so one slow answer does not hold the next event back).
@@ -55,7 +55,7 @@ Options ReadOptions(const std::vector<std::string>& args) {
 
 void Run(const Paths& paths, const Options& o) {
   Stack stack(paths,
-              {.channels = o.channels, .workers = 4, .rate_per_second = 0.0, .name = "latency"});
+              {.channels = o.channels, .workers = 0, .rate_per_second = 0.0, .name = "latency"});
   for (int i = 0; i < o.channels; ++i) {
     char name[16];
     std::snprintf(name, sizeof name, "p%02d", i);

@@ -276,7 +276,9 @@ class EngineImpl final : public Engine, private Waiter {
       }
       starved_ = static_cast<int>(claimed->size()) >= free;
     }
-    if (handed > 0) work_cv_.notify_all();
+    // One idle worker per channel handed out: notify_all would wake every idle worker (16 by
+    // default) for each event, and all but one would go back to sleep.
+    for (int i = 0; i < handed; ++i) work_cv_.notify_one();
     // Busy (workers wake us when one frees up) or just handed out work (Wake() brings the next):
     // asking when work is next due would only cost another pass over the queue heads.
     if (!claimed->empty()) return kIdleWait;
