@@ -135,6 +135,41 @@ describe('Projects, deliveries and findings', () => {
     await page.getByText(/queued again/).waitFor();
   });
 
+  test('Deliveries pages through the log: 100 a page, Older and Newer', async () => {
+    const {page} = tab;
+    // A project of its own, so the findings test below sees only acme-web's.
+    assert.equal((await tocsin.api('POST', '/projects', {name: 'paging'})).status, 201);
+    const link = await tocsin.api('PUT', '/projects/paging/integrations/mattermost',
+      {enabled: true, routes: [{channel: 'security/alerts', events: ['vulnerability.new']}]});
+    assert.equal(link.status, 200, JSON.stringify(link.body));
+    const events = [];
+    for (let i = 0; i < 120; i++) {
+      events.push({type: 'vulnerability.new', project: 'paging',
+        finding: {fingerprint: `paging:${i}`, title: `Paging finding ${i}`, severity: 'low'}});
+    }
+    const ev = await tocsin.api('POST', '/events', {events});
+    assert.equal(ev.status, 202, JSON.stringify(ev.body));
+    await page.goto('/deliveries');
+    await page.getByRole('heading', {level: 1, name: 'Deliveries'}).waitFor();
+    const rows = page.getByTestId('delivery-row');
+    const ids = async () => (await rows.locator('td:first-child .mono').allTextContents())
+      .map((t) => Number(t.replace('#', '')));
+    await eventually(async () => (await rows.count()) === 100, {what: 'a first page of 100'});
+    const first = await ids();
+    const pager = page.getByRole('navigation', {name: 'Pages of deliveries'});
+    assert.equal(await pager.getByRole('button', {name: 'Newer'}).isDisabled(), true);
+    await pager.getByRole('button', {name: 'Older'}).click();
+    await pager.getByText('Page 2').waitFor();
+    const second = await ids();
+    assert.ok(second.length >= 20 && second.length < 100, `the rest: ${second.length}`);
+    assert.equal(await pager.getByRole('button', {name: 'Older'}).isDisabled(), true, 'the last page');
+    assert.ok(Math.max(...second) < Math.min(...first), 'older deliveries, newest first');
+    assert.deepEqual([...second].sort((a, b) => b - a), second);
+    await pager.getByRole('button', {name: 'Newer'}).click();
+    await pager.getByText('Newest deliveries').waitFor();
+    assert.equal((await ids())[0] >= first[0], true, 'back on the newest page');
+  });
+
   test('findings: status, severity, dates; Change status with a comment', async () => {
     const {page} = tab;
     await page.goto('/projects');

@@ -1,9 +1,11 @@
 // Deliveries: the delivery log with state, attempts, last error (+ a hint), a link to the post,
-// Retry for failed/dead ones; filters by state and project; refreshes every 5 s while visible.
+// Retry for failed/dead ones; filters by state and project; pages of 100, newest first, with
+// Older / Newer; the page shown refreshes every 5 s while visible.
 import {get, post, enc, qs} from '../api.js';
 import {h, field, busy, notice, timeEl, select, toast, clear, icon, extLink} from '../dom.js';
 
 const REFRESH_MS = 5000;
+const PAGE = 100;
 const STATES = [['', 'Any state'], ['pending', 'Pending'], ['sending', 'Sending'], ['sent', 'Sent'],
   ['failed', 'Failed'], ['dead', 'Dead']];
 const STATE_PILL = {sent: 'pill-ok', failed: 'pill-error', dead: 'pill-error', pending: 'pill-info', sending: 'pill-info'};
@@ -55,12 +57,18 @@ export async function renderDeliveries(ctx) {
   let timer = null;
   let stopped = false;
   let inFlight = false;
+  // Paging by the API's cursor (ids below it): `cursor` is the page shown ('' = the newest),
+  // `newer` the cursors of the pages before it, for Newer.
+  let cursor = '';
+  let newer = [];
+  let next = null;
   async function load() {
     if (inFlight) return;
     inFlight = true;
     try {
-      const r = await get(`/deliveries${qs({...filters, limit: 100})}`);
+      const r = await get(`/deliveries${qs({...filters, limit: PAGE, cursor})}`);
       if (stopped) return;
+      next = r.next_cursor || null;
       draw(r.items || []);
       updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every 5 s`;
     } catch (err) {
@@ -92,6 +100,8 @@ export async function renderDeliveries(ctx) {
   const onFilter = () => {
     filters.state = stateSel.input.value;
     filters.project = projectSel.input.value;
+    cursor = '';
+    newer = [];
     history.replaceState(null, '', `/deliveries${qs(filters)}`);
     load().then(schedule);
   };
@@ -104,7 +114,7 @@ export async function renderDeliveries(ctx) {
     const focused = document.activeElement && tableSlot.contains(document.activeElement)
       ? document.activeElement.getAttribute('data-delivery') : null;
     clear(tableSlot);
-    if (items.length === 0) {
+    if (items.length === 0 && !cursor) {
       tableSlot.append(h('div', {class: 'card empty'}, 'No deliveries match. They appear when events reach a linked project.'));
       return;
     }
@@ -126,10 +136,30 @@ export async function renderDeliveries(ctx) {
           ['Delivery', 'Channel', 'Event', 'State', 'Last error', 'Post'].map((t) => h('th', {scope: 'col'}, t)),
           h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')))),
         h('tbody', {}, rows))));
+    tableSlot.append(pager());
     if (focused) {
       const again = tableSlot.querySelector(`[data-delivery="${CSS.escape(focused)}"]`);
       if (again) again.focus();
     }
+  }
+
+  // Newer / Older under the table; the page moved to is loaded at once and then refreshed.
+  function pager() {
+    const go = (btn, to, stack) => busy(btn, async () => {
+      cursor = to;
+      newer = stack;
+      await load();
+      schedule();
+    });
+    const newerBtn = h('button', {type: 'button', class: 'btn', 'data-testid': 'deliveries-newer'}, 'Newer');
+    const olderBtn = h('button', {type: 'button', class: 'btn', 'data-testid': 'deliveries-older'}, 'Older');
+    newerBtn.disabled = newer.length === 0;
+    olderBtn.disabled = !next;
+    newerBtn.addEventListener('click', () => go(newerBtn, newer[newer.length - 1], newer.slice(0, -1)));
+    olderBtn.addEventListener('click', () => go(olderBtn, next, [...newer, cursor]));
+    const where = newer.length === 0 ? 'Newest deliveries' : `Page ${newer.length + 1}`;
+    return h('nav', {class: 'row pager', 'aria-label': 'Pages of deliveries'},
+      newerBtn, h('span', {class: 'small muted', 'aria-live': 'polite'}, where), olderBtn);
   }
 
   await load();
