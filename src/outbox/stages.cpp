@@ -614,8 +614,10 @@ bool RecordStage::Run(Job& job) {
           if (!d.thread_key.empty()) sent.listed.emplace_back(d.project, d.thread_key);
         }
       }
+      // Not when follow-ups (a digest's replies, a root's patch) are still to go out: the
+      // lease covers them too.
       if (!job.lease_owner.empty() && !job.queue_truncated && job.more.empty() &&
-          job.covered >= job.queue.size()) {
+          job.covered >= job.queue.size() && job.replies.empty() && !job.patch.is_object()) {
         sent.channel = head.channel;
         sent.release_owner = job.lease_owner;
       }

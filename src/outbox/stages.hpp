@@ -151,8 +151,9 @@ struct Job {
   std::function<void()> keep_lease;  // called between the requests of a long job; may be empty
   bool queue_truncated = false;      // `queue` was cut at the read limit: more may follow
   // The worker's lease owner name. A sent job that settles all of `queue` (not truncated, no
-  // longer read) asks the record stage to release the lease if the channel has nothing left:
-  // the worker then needs neither another read of the queue nor a release of its own.
+  // longer read) and has no follow-ups asks the record stage to release the lease if the
+  // channel has nothing left: the worker then needs neither another read of the queue nor a
+  // release of its own.
   std::string lease_owner;
 
   // Learned by the stages.

@@ -173,6 +173,67 @@ TEST(Send, AStoreThatCannotMarkInDoubtSendsNothing) {
   EXPECT_EQ(job.outcome.kind, OutcomeKind::kAborted);
 }
 
+// ---- record ------------------------------------------------------------------------------------
+
+TEST(Record, TheLastPostInHandReleasesAnEmptyChannelWithItsRecord) {
+  Rig rig;
+  const int64_t first = rig.AddNew(1);
+  const int64_t second = rig.AddNew(2);
+  ASSERT_FALSE(rig.outbox.ClaimChannels("me", rig.clock.Now(), Millis(30000), 1)->empty());
+
+  // Two in hand: the first post keeps the lease (more is queued).
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
+  Job job;
+  job.queue = std::span<const store::DeliveryRecord>(rig.queue.data(), 1);
+  job.client = &rig.client;
+  job.lease_owner = "me";
+  rig.pipeline.Run(job);
+  EXPECT_EQ(rig.outbox.Row(first).state, DeliveryState::kSent);
+  EXPECT_FALSE(job.released) << "the second delivery is still queued";
+  EXPECT_TRUE(rig.outbox.LeaseUntil(kChannel).has_value());
+
+  // The last one: sent, and the lease goes with the record.
+  Job last;
+  last.queue = std::span<const store::DeliveryRecord>(rig.queue.data() + 1, 1);
+  last.client = &rig.client;
+  last.lease_owner = "me";
+  rig.pipeline.Run(last);
+  EXPECT_EQ(rig.outbox.Row(second).state, DeliveryState::kSent);
+  EXPECT_TRUE(last.released);
+  EXPECT_FALSE(rig.outbox.LeaseUntil(kChannel).has_value());
+}
+
+TEST(Record, AJobWithFollowUpsOrATruncatedQueueKeepsTheLease) {
+  Rig rig;
+  rig.AddNew(1);
+  ASSERT_FALSE(rig.Run().released) << "no lease owner given: nothing to release";
+  // A status change whose root post gets patched after the reply: the follow-up needs the lease.
+  rig.Add(StatusChangedEvent("acme", "fp-1", "resolved"));
+  ASSERT_FALSE(rig.outbox.ClaimChannels("me", rig.clock.Now(), Millis(30000), 1)->empty());
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
+  ASSERT_EQ(rig.queue.size(), 1u);
+  Job job;
+  job.queue = rig.queue;
+  job.client = &rig.client;
+  job.lease_owner = "me";
+  rig.pipeline.Run(job);
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  EXPECT_TRUE(job.patch.is_object());
+  EXPECT_FALSE(job.released);
+  EXPECT_TRUE(rig.outbox.LeaseUntil(kChannel).has_value());
+
+  rig.AddNew(2);
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 1);
+  Job truncated;
+  truncated.queue = rig.queue;
+  truncated.client = &rig.client;
+  truncated.lease_owner = "me";
+  truncated.queue_truncated = true;
+  rig.pipeline.Run(truncated);
+  EXPECT_EQ(truncated.outcome.kind, OutcomeKind::kSent);
+  EXPECT_FALSE(truncated.released) << "more may be queued beyond what was read";
+}
+
 // ---- threads -----------------------------------------------------------------------------------
 
 struct ThreadRig : Rig {
