@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <string_view>
 #include <unordered_map>
 
 #include "rules/routing.hpp"
@@ -335,12 +336,17 @@ Result<ScanOutcome> EventService::IngestScan(const std::string& project, const s
     if (!seen_before) return Unexpected(seen_before.error());
     auto known_list = tx.FindingsOf(project, scan.scanner, branch);
     if (!known_list) return Unexpected(known_list.error());
+    // The strings live once, in `known` (the diff's input; a node-based map, so its keys stay
+    // put); `by_fp` finds the rest of a finding by a view of its key.
     rules::KnownFindings known;
-    std::unordered_map<std::string, store::KnownFinding> by_fp;
+    known.reserve(known_list->size());
+    std::unordered_map<std::string_view, store::KnownFinding> by_fp;
     by_fp.reserve(known_list->size());
     for (auto& f : *known_list) {
-      known[f.fingerprint] = {f.status, f.severity, f.path};
-      by_fp.emplace(f.fingerprint, std::move(f));
+      auto [it, inserted] = known.try_emplace(std::move(f.fingerprint),
+                                              rules::KnownFinding{f.status, f.severity,
+                                                                  std::move(f.path)});
+      if (inserted) by_fp.emplace(it->first, std::move(f));
     }
     std::vector<store::KnownFinding>().swap(*known_list);
     // A new fingerprint may be known to another scanner or branch of the project (then it is
