@@ -22,7 +22,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 namespace tocsin::bench {
 
@@ -418,6 +420,36 @@ Paths ParseArgs(int argc, char** argv, const char* name) {
   p.work_dir = tmpl;
   std::printf("# %s: scratch %s, tocsin %s\n", name, p.work_dir.c_str(), p.tocsin.c_str());
   return p;
+}
+
+void ReadFlags(const std::vector<std::string>& args, const std::vector<Flag>& flags) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto flag = std::find_if(flags.begin(), flags.end(),
+                                   [&](const Flag& f) { return f.name == args[i]; });
+    if (flag == flags.end()) throw BenchError("unknown argument " + args[i]);
+    if (bool* const* on = std::get_if<bool*>(&flag->target)) {
+      **on = true;
+      continue;
+    }
+    if (i + 1 >= args.size()) throw BenchError(flag->name + " needs a value");
+    const std::string& text = args[++i];
+    try {
+      size_t used = 0;
+      std::visit(
+          [&](auto* target) {
+            using T = std::remove_pointer_t<decltype(target)>;
+            if constexpr (std::is_same_v<T, double>) {
+              *target = std::stod(text, &used);
+            } else if constexpr (!std::is_same_v<T, bool>) {
+              *target = static_cast<T>(std::stol(text, &used));
+            }
+          },
+          flag->target);
+      if (used != text.size()) throw std::invalid_argument(text);
+    } catch (const std::logic_error&) {  // invalid_argument, out_of_range
+      throw BenchError(flag->name + " needs a number, not '" + text + "'");
+    }
+  }
 }
 
 void Cleanup(const Paths& paths) {

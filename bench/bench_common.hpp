@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace tocsin::bench {
@@ -128,6 +129,15 @@ struct Paths {
   std::vector<std::string> rest;  // arguments ParseArgs did not know
 };
 Paths ParseArgs(int argc, char** argv, const char* name);
+// A benchmark's own flag: "--name VALUE" into an int, long or double, or a bare "--name" switch
+// that sets a bool to true.
+struct Flag {
+  std::string name;
+  std::variant<int*, long*, double*, bool*> target;
+};
+// Reads `args` (Paths::rest) into the flags; an unknown flag, a missing value or one that is not
+// a number is a BenchError that names the flag.
+void ReadFlags(const std::vector<std::string>& args, const std::vector<Flag>& flags);
 void Cleanup(const Paths& paths);
 // A benchmark's main: parses the shared arguments, runs `run`, always cleans up, and turns an
 // exception into one line on stderr and exit status 1.

@@ -28,26 +28,14 @@ namespace {
 struct Options {
   int events = 6000;
   int slow_events = 3000;
-  bool compare = true;
+  bool no_compare = false;
 };
 
 Options ReadOptions(const std::vector<std::string>& args) {
   Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto next = [&]() -> int {
-      if (i + 1 >= args.size()) throw BenchError(args[i] + " needs a value");
-      return std::stoi(args[++i]);
-    };
-    if (args[i] == "--events") {
-      o.events = next();
-    } else if (args[i] == "--slow-events") {
-      o.slow_events = next();
-    } else if (args[i] == "--no-compare") {
-      o.compare = false;
-    } else {
-      throw BenchError("unknown argument " + args[i]);
-    }
-  }
+  ReadFlags(args, {{"--events", &o.events},
+                   {"--slow-events", &o.slow_events},
+                   {"--no-compare", &o.no_compare}});
   return o;
 }
 
@@ -162,7 +150,7 @@ void Slow(const Paths& paths, const Options& o, int workers, int events, bool he
 void Run(const Paths& paths, const Options& o) {
   Bulk(paths, o);
   Slow(paths, o, 20, o.slow_events, true);
-  if (o.compare) Slow(paths, o, 4, std::max(100, o.slow_events / 5), false);
+  if (!o.no_compare) Slow(paths, o, 4, std::max(100, o.slow_events / 5), false);
 }
 
 }  // namespace

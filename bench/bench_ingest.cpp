@@ -35,23 +35,10 @@ struct Options {
 
 Options ReadOptions(const std::vector<std::string>& args) {
   Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto next = [&]() -> double {
-      if (i + 1 >= args.size()) throw BenchError(args[i] + " needs a value");
-      return std::stod(args[++i]);
-    };
-    if (args[i] == "--batches") {
-      o.batches = static_cast<int>(next());
-    } else if (args[i] == "--clients") {
-      o.clients = static_cast<int>(next());
-    } else if (args[i] == "--single-seconds") {
-      o.single_seconds = next();
-    } else if (args[i] == "--single-clients") {
-      o.single_clients = static_cast<int>(next());
-    } else {
-      throw BenchError("unknown argument " + args[i]);
-    }
-  }
+  ReadFlags(args, {{"--batches", &o.batches},
+                   {"--clients", &o.clients},
+                   {"--single-seconds", &o.single_seconds},
+                   {"--single-clients", &o.single_clients}});
   return o;
 }
 

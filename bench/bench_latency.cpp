@@ -31,21 +31,7 @@ struct Options {
 
 Options ReadOptions(const std::vector<std::string>& args) {
   Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto next = [&]() -> double {
-      if (i + 1 >= args.size()) throw BenchError(args[i] + " needs a value");
-      return std::stod(args[++i]);
-    };
-    if (args[i] == "--rate") {
-      o.rate = next();
-    } else if (args[i] == "--seconds") {
-      o.seconds = next();
-    } else if (args[i] == "--channels") {
-      o.channels = static_cast<int>(next());
-    } else {
-      throw BenchError("unknown argument " + args[i]);
-    }
-  }
+  ReadFlags(args, {{"--rate", &o.rate}, {"--seconds", &o.seconds}, {"--channels", &o.channels}});
   if (o.rate <= 0 || o.rate > 5000 || o.seconds <= 0 || o.seconds > 120 || o.channels < 1 ||
       o.channels > 50) {
     throw BenchError("--rate 1..5000, --seconds 1..120, --channels 1..50");

@@ -35,13 +35,7 @@ struct Options {
 
 Options ReadOptions(const std::vector<std::string>& args) {
   Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--big-results" && i + 1 < args.size()) {
-      o.big_results = std::stol(args[++i]);
-    } else {
-      throw BenchError("unknown argument " + args[i]);
-    }
-  }
+  ReadFlags(args, {{"--big-results", &o.big_results}});
   return o;
 }
 
