@@ -62,10 +62,16 @@ struct Rig {
 
   Job Run(const std::string& channel = kChannel, int limit = 100) {
     queue = *outbox.ChannelQueue(channel, limit);
+    return RunOn(queue, "", static_cast<int>(queue.size()) >= limit);
+  }
+  // One job over `in_hand` (part of `queue`), as the engine runs it for lease owner `owner`.
+  Job RunOn(std::span<const store::DeliveryRecord> in_hand, const std::string& owner,
+            bool truncated = false) {
     Job job;
-    job.queue = queue;
+    job.queue = in_hand;
     job.client = &client;
-    job.queue_truncated = static_cast<int>(queue.size()) >= limit;
+    job.lease_owner = owner;
+    job.queue_truncated = truncated;
     pipeline.Run(job);
     return job;
   }
@@ -183,21 +189,13 @@ TEST(Record, TheLastPostInHandReleasesAnEmptyChannelWithItsRecord) {
 
   // Two in hand: the first post keeps the lease (more is queued).
   rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
-  Job job;
-  job.queue = std::span<const store::DeliveryRecord>(rig.queue.data(), 1);
-  job.client = &rig.client;
-  job.lease_owner = "me";
-  rig.pipeline.Run(job);
+  const Job job = rig.RunOn(std::span(rig.queue).first(1), "me");
   EXPECT_EQ(rig.outbox.Row(first).state, DeliveryState::kSent);
   EXPECT_FALSE(job.released) << "the second delivery is still queued";
   EXPECT_TRUE(rig.outbox.LeaseUntil(kChannel).has_value());
 
   // The last one: sent, and the lease goes with the record.
-  Job last;
-  last.queue = std::span<const store::DeliveryRecord>(rig.queue.data() + 1, 1);
-  last.client = &rig.client;
-  last.lease_owner = "me";
-  rig.pipeline.Run(last);
+  const Job last = rig.RunOn(std::span(rig.queue).subspan(1, 1), "me");
   EXPECT_EQ(rig.outbox.Row(second).state, DeliveryState::kSent);
   EXPECT_TRUE(last.released);
   EXPECT_FALSE(rig.outbox.LeaseUntil(kChannel).has_value());
@@ -212,11 +210,7 @@ TEST(Record, AJobWithFollowUpsOrATruncatedQueueKeepsTheLease) {
   ASSERT_FALSE(rig.outbox.ClaimChannels("me", rig.clock.Now(), Millis(30000), 1)->empty());
   rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
   ASSERT_EQ(rig.queue.size(), 1u);
-  Job job;
-  job.queue = rig.queue;
-  job.client = &rig.client;
-  job.lease_owner = "me";
-  rig.pipeline.Run(job);
+  const Job job = rig.RunOn(rig.queue, "me");
   EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
   EXPECT_TRUE(job.patch.is_object());
   EXPECT_FALSE(job.released);
@@ -224,12 +218,7 @@ TEST(Record, AJobWithFollowUpsOrATruncatedQueueKeepsTheLease) {
 
   rig.AddNew(2);
   rig.queue = *rig.outbox.ChannelQueue(kChannel, 1);
-  Job truncated;
-  truncated.queue = rig.queue;
-  truncated.client = &rig.client;
-  truncated.lease_owner = "me";
-  truncated.queue_truncated = true;
-  rig.pipeline.Run(truncated);
+  const Job truncated = rig.RunOn(rig.queue, "me", /*truncated=*/true);
   EXPECT_EQ(truncated.outcome.kind, OutcomeKind::kSent);
   EXPECT_FALSE(truncated.released) << "more may be queued beyond what was read";
 }
