@@ -324,7 +324,8 @@ ApiError ErrorFromResponse(const net::HttpResponse& response, std::string_view t
   error.rate_limit = ParseRateLimit(response);
   if (response.status >= 300 && response.status <= 399) {
     // Kept whole (a diagnosis derives the URL to use from it) but bounded.
-    error.location = Redact(response.GetHeader("Location").value_or("").substr(0, 2048), token);
+    // Redacted before it is cut: a token across the cut would otherwise leave its first part.
+    error.location = Redact(response.GetHeader("Location").value_or(""), token).substr(0, 2048);
   }
   // Mattermost's AppError JSON (API-FACTS §2). Its 429 and a proxy's pages are not JSON.
   const auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);

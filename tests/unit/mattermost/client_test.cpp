@@ -226,6 +226,15 @@ TEST(ErrorFromResponse, DescribesHtmlPagesByTitleAndKeepsRedirectTargets) {
   EXPECT_EQ(Classify(r).reason, "redirect");
 }
 
+TEST(ErrorFromResponse, ARedirectTargetIsRedactedBeforeItIsCut) {
+  // The token straddles the 2,048-byte bound: no part of it may survive the cut.
+  const std::string target = "/login?x=" + std::string(2048 - 9 - 10, 'a') + kToken + "&y=1";
+  const ApiError r =
+      ErrorFromResponse(Text(302, "text/html", "", {{"Location", target}}), kToken);
+  EXPECT_LE(r.location.size(), 2048u);
+  EXPECT_EQ(r.location.find(std::string(kToken).substr(0, 10)), std::string::npos) << r.location;
+}
+
 // --- classification ------------------------------------------------------------------------
 
 ApiError Status(long status, std::string id = "") {
