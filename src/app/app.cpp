@@ -79,14 +79,28 @@ class CachedIntegrationState final : public outbox::IntegrationState {
   }
 
  private:
+  // A read that fails (the store, or the master key opening the token) keeps what was known and
+  // is tried again at the next call: taken for "inactive", it would have made the events
+  // accepted meanwhile create no deliveries.
   void Refresh() {
     const TimePoint now = clock_.Now();
     if (fetched_at_ != TimePoint{} && now - fetched_at_ < Millis(500) && now >= fetched_at_) return;
-    fetched_at_ = now;
     auto conn = integrations_.ActiveConnection();
-    connection_ = conn ? *conn : std::nullopt;
     auto s = store_.GetMattermostSettings();
-    status_ = s && *s ? (*s)->status : "unknown";
+    if (!conn || !s) {
+      if (!read_failing_) {  // once per run of failures: this is asked for every event
+        spdlog::warn("cannot read the Mattermost integration; keeping its last known state "
+                     "error={}",
+                     (!conn ? conn.error() : s.error()).message);
+      }
+      read_failing_ = true;
+      return;
+    }
+    if (read_failing_) spdlog::info("the Mattermost integration can be read again");
+    read_failing_ = false;
+    fetched_at_ = now;
+    connection_ = std::move(*conn);
+    status_ = *s ? (*s)->status : "unknown";
   }
 
   store::Store& store_;
@@ -94,6 +108,7 @@ class CachedIntegrationState final : public outbox::IntegrationState {
   const Clock& clock_;
   std::mutex mu_;
   TimePoint fetched_at_{};
+  bool read_failing_ = false;
   std::optional<mattermost::ConnectionSettings> connection_;
   std::string status_ = "unknown";
 };
