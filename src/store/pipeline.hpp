@@ -242,11 +242,11 @@ class Outbox {
   // Conflict (and nothing changes) when any of them is no longer undelivered.
   virtual Result<void> MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
                                 const std::string& channel_id, TimePoint now) = 0;
-  // MarkSent, the thread root and the release that `sent` asks for, in one transaction: a post
+  // MarkSent, the thread roots and the release that `sent` asks for, in one transaction: a post
   // costs the sender two commits (MarkInDoubt before, this after) instead of four. True when
   // the lease was released because the channel had nothing left: stop serving it. Conflict as
-  // MarkSent (and nothing changes). This default, for test doubles, does the same in steps.
-  virtual Result<bool> RecordSent(const SentPost& sent);
+  // MarkSent (and nothing changes).
+  virtual Result<bool> RecordSent(const SentPost& sent) = 0;
   // Back to pending at `next` with last_error(_code) set and in_doubt_since cleared;
   // `count_attempt` false for 429 / auth pauses (not a failure). Conflict when not undelivered.
   virtual Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt,

@@ -5,35 +5,9 @@
 #include <filesystem>
 
 #include "core/strings.hpp"
-#include "store/pipeline.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace tocsin::store {
-
-Result<bool> Outbox::RecordSent(const SentPost& sent) {
-  if (sent.root_thread_key) {
-    auto root = PutThreadRoot(sent.project, *sent.root_thread_key, sent.channel_id, sent.post_id);
-    if (!root) return Unexpected(root.error());
-  }
-  for (const auto& [project, thread_key] : sent.listed) {
-    auto existing = GetThreadRoot(project, thread_key, sent.channel_id);
-    if (!existing) return Unexpected(existing.error());
-    if (*existing) continue;
-    auto root = PutThreadRoot(project, thread_key, sent.channel_id, sent.post_id);
-    if (!root) return Unexpected(root.error());
-  }
-  if (auto marked = MarkSent(sent.ids, sent.post_id, sent.channel_id, sent.now); !marked) {
-    return Unexpected(marked.error());
-  }
-  if (sent.release_owner.empty()) return false;
-  auto rest = ChannelQueue(sent.channel, 1);
-  if (!rest) return Unexpected(rest.error());
-  if (!rest->empty()) return false;
-  if (auto released = ReleaseChannel(sent.channel, sent.release_owner); !released) {
-    return Unexpected(released.error());
-  }
-  return true;
-}
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& database, const std::string& data_dir) {
   if (StartsWith(database, "postgres://") || StartsWith(database, "postgresql://")) {

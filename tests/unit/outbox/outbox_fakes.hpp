@@ -161,6 +161,32 @@ class FakeOutbox final : public store::Outbox {
     calls_.push_back("MarkSent " + Join(ids) + " post=" + post_id);
     return {};
   }
+  // The store's one transaction, in steps (this fake has no transactions; its calls log says
+  // what was recorded, in the order the old separate calls made).
+  Result<bool> RecordSent(const store::SentPost& sent) override {
+    if (sent.root_thread_key) {
+      auto root = PutThreadRoot(sent.project, *sent.root_thread_key, sent.channel_id, sent.post_id);
+      if (!root) return tl::unexpected(root.error());
+    }
+    for (const auto& [project, thread_key] : sent.listed) {
+      auto existing = GetThreadRoot(project, thread_key, sent.channel_id);
+      if (!existing) return tl::unexpected(existing.error());
+      if (*existing) continue;
+      auto root = PutThreadRoot(project, thread_key, sent.channel_id, sent.post_id);
+      if (!root) return tl::unexpected(root.error());
+    }
+    if (auto marked = MarkSent(sent.ids, sent.post_id, sent.channel_id, sent.now); !marked) {
+      return tl::unexpected(marked.error());
+    }
+    if (sent.release_owner.empty()) return false;
+    auto rest = ChannelQueue(sent.channel, 1);
+    if (!rest) return tl::unexpected(rest.error());
+    if (!rest->empty()) return false;
+    if (auto released = ReleaseChannel(sent.channel, sent.release_owner); !released) {
+      return tl::unexpected(released.error());
+    }
+    return true;
+  }
   Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt, const std::string& code,
                           const std::string& error, TimePoint now) override {
     std::lock_guard lock(mu_);
