@@ -530,13 +530,22 @@ Result<bool> SqliteStore::Retry(int64_t id, TimePoint now, TimePoint new_expiry,
 Result<std::array<int64_t, 5>> SqliteStore::CountByState() {
   return Read(*reader_, path_, "counting deliveries",
               [&](Connection& c) -> Result<std::array<int64_t, 5>> {
-                Query q(c, "SELECT " TOCSIN_DELIVERY_STATE " AS s, COUNT(*) FROM deliveries d "
-                           "GROUP BY s");
+                // The unsent rows through their partial index, the sent ones as the rest of
+                // COUNT(*) (which SQLite answers from its narrowest index): no pass over the
+                // table's rows, which grow with every post (this runs every 5 s).
+                Query total(c, "SELECT COUNT(*) FROM deliveries");
+                total->executeStep();
+                int64_t sent = total->getColumn(0).getInt64();
+                Query q(c, "SELECT " TOCSIN_DELIVERY_STATE " AS s, COUNT(*) "
+                           "FROM deliveries d INDEXED BY deliveries_unsent "
+                           "WHERE d.state <> 'sent' GROUP BY s");
                 std::array<int64_t, 5> counts{};
                 while (q->executeStep()) {
                   auto state = domain::ParseDeliveryState(q->getColumn(0).getString());
                   if (state) counts[static_cast<int>(*state)] = q->getColumn(1).getInt64();
+                  sent -= q->getColumn(1).getInt64();
                 }
+                counts[static_cast<int>(domain::DeliveryState::kSent)] = sent;
                 return counts;
               });
 }
