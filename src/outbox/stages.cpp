@@ -634,18 +634,18 @@ bool RecordStage::Run(Job& job) {
     case OutcomeKind::kRetry:
     case OutcomeKind::kRateLimited:
     case OutcomeKind::kPaused:
-      written =
-          outbox_.Reschedule(head.id, o.next, o.kind == OutcomeKind::kRetry && o.count_attempt,
-                             o.reason, o.error, now);
+      // Still in doubt (the post may exist): the mark stays, in the same write, so the next
+      // try looks first; a digest's other deliveries keep the mark they got with the head.
+      written = outbox_.Reschedule(head.id, o.next,
+                                   o.kind == OutcomeKind::kRetry && o.count_attempt, o.reason,
+                                   o.error, now, job.in_doubt_since && job.doubt_open);
       if (written && job.in_doubt_since) {
         if (job.doubt_open) {
-          // Still in doubt: keep the mark (Reschedule cleared it) so the next try looks first.
-          written = outbox_.MarkInDoubt(ids, *job.in_doubt_since);
           job.hold_lease_until = o.next;
         } else {
           // A digest's other deliveries were marked with the head; nothing was posted.
           for (size_t i = 1; i < ids.size() && written; ++i) {
-            written = outbox_.Reschedule(ids[i], o.next, false, o.reason, o.error, now);
+            written = outbox_.Reschedule(ids[i], o.next, false, o.reason, o.error, now, false);
           }
         }
       }

@@ -247,11 +247,13 @@ class Outbox {
   // the lease was released because the channel had nothing left: stop serving it. Conflict as
   // MarkSent (and nothing changes).
   virtual Result<bool> RecordSent(const SentPost& sent) = 0;
-  // Back to pending at `next` with last_error(_code) set and in_doubt_since cleared;
-  // `count_attempt` false for 429 / auth pauses (not a failure). Conflict when not undelivered.
+  // Back to pending at `next` with last_error(_code) set; `count_attempt` false for 429 / auth
+  // pauses (not a failure). in_doubt_since is cleared, or kept with `keep_in_doubt` (the request
+  // may have created the post: the next try must look first) in the same write. Conflict when
+  // not undelivered.
   virtual Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt,
                                   const std::string& code, const std::string& error,
-                                  TimePoint now) = 0;
+                                  TimePoint now, bool keep_in_doubt) = 0;
   // failed (permanent) or dead (gave up); any other state is "invalid_request". Counts an
   // attempt. Conflict when not undelivered.
   virtual Result<void> MarkFinal(int64_t id, domain::DeliveryState state, const std::string& code,

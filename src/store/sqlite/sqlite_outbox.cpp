@@ -354,12 +354,12 @@ Result<bool> SqliteStore::RecordSent(const SentPost& sent) {
 
 Result<void> SqliteStore::Reschedule(int64_t id, TimePoint next, bool count_attempt,
                                      const std::string& code, const std::string& error,
-                                     TimePoint now) {
+                                     TimePoint now, bool keep_in_doubt) {
   return Write(*writer_, path_, "rescheduling a delivery", [&](Connection& c) -> Result<void> {
     Query q(c,
             "UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, "
             "attempts = attempts + ?2, last_error = ?3, last_error_code = ?4, "
-            "in_doubt_since = NULL, updated_at = ?5 "
+            "in_doubt_since = CASE WHEN ?7 THEN in_doubt_since END, updated_at = ?5 "
             "WHERE id = ?6 AND state IN ('pending', 'sending')");
     q->bind(1, Ms(next));
     q->bind(2, count_attempt ? 1 : 0);
@@ -367,6 +367,7 @@ Result<void> SqliteStore::Reschedule(int64_t id, TimePoint next, bool count_atte
     q->bind(4, code);
     q->bind(5, Ms(now));
     q->bind(6, static_cast<int64_t>(id));
+    q->bind(7, keep_in_doubt ? 1 : 0);
     if (q.Exec() == 0) return NotUndelivered(c, id);
     AppendAttempt(c, id, now, code, error);
     return Ok();

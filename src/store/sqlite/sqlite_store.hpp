@@ -96,7 +96,7 @@ class SqliteStore final : public Store, public PipelineStore, public Outbox {
                         const std::string& channel_id, TimePoint now) override;
   Result<bool> RecordSent(const SentPost& sent) override;
   Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt, const std::string& code,
-                          const std::string& error, TimePoint now) override;
+                          const std::string& error, TimePoint now, bool keep_in_doubt) override;
   Result<void> MarkFinal(int64_t id, domain::DeliveryState state, const std::string& code,
                          const std::string& error, TimePoint now) override;
   Result<std::optional<std::string>> GetThreadRoot(const std::string& project,

@@ -188,16 +188,17 @@ class FakeOutbox final : public store::Outbox {
     return true;
   }
   Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt, const std::string& code,
-                          const std::string& error, TimePoint now) override {
+                          const std::string& error, TimePoint now, bool keep_in_doubt) override {
     std::lock_guard lock(mu_);
     if (auto r = CheckLocked({id}); !r) return r;
     auto& d = rows_[id];
-    d.state = DeliveryState::kPending;
+    d.state = keep_in_doubt && d.in_doubt_since ? DeliveryState::kSending
+                                                : DeliveryState::kPending;
     d.next_attempt_at = next;
     if (count_attempt) ++d.attempts;
     d.last_error_code = code;
     d.last_error = error;
-    d.in_doubt_since.reset();
+    if (!keep_in_doubt) d.in_doubt_since.reset();
     d.updated_at = now;
     calls_.push_back("Reschedule " + std::to_string(id) + " " + code +
                      (count_attempt ? " counted" : " not_counted"));

@@ -871,7 +871,8 @@ TEST_P(PipelineSuite, AChannelIsClaimedOnlyWhenItsHeadIsDue) {
   EXPECT_THAT(Claim(outbox(), "w1", At(10)), ElementsAre("team/a"));
 
   // The head backs off; the second delivery is due but must wait behind it.
-  ASSERT_TRUE(outbox().Reschedule(first, At(100), true, "server_error", "HTTP 502", At(12)));
+  ASSERT_TRUE(
+      outbox().Reschedule(first, At(100), true, "server_error", "HTTP 502", At(12), false));
   EXPECT_THAT(Claim(outbox(), "w1", At(50)), IsEmpty());
   EXPECT_THAT(Claim(outbox(), "w2", At(99)), IsEmpty());
   EXPECT_THAT(Claim(outbox(), "w1", At(100)), ElementsAre("team/a"));
@@ -959,12 +960,13 @@ TEST_P(PipelineSuite, OutcomesOnDeliveredRowsAreRefused) {
   EXPECT_EQ(Delivery(outbox(), b).state, DeliveryState::kPending) << "all or nothing";
   EXPECT_EQ(Delivery(outbox(), a).post_id, "p");
   for (auto r :
-       {outbox().MarkInDoubt({a}, At(2)), outbox().Reschedule(a, At(9), true, "x", "y", At(2)),
+       {outbox().MarkInDoubt({a}, At(2)),
+        outbox().Reschedule(a, At(9), true, "x", "y", At(2), false),
         outbox().MarkFinal(a, DeliveryState::kDead, "x", "y", At(2))}) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, "conflict");
   }
-  auto unknown = outbox().Reschedule(a + 1000, At(9), true, "x", "y", At(2));
+  auto unknown = outbox().Reschedule(a + 1000, At(9), true, "x", "y", At(2), false);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, "not_found");
   auto empty = outbox().MarkSent({}, "p", "c", At(2));
@@ -1023,7 +1025,7 @@ TEST_P(PipelineSuite, RescheduleCountsAnAttemptOnlyWhenAsked) {
   CreateProject(pipeline(), "web");
   const int64_t id = Enqueue(pipeline(), "web", "team/a", At(0));
   ASSERT_TRUE(outbox().MarkInDoubt({id}, At(1)));
-  ASSERT_TRUE(outbox().Reschedule(id, At(3), true, "server_error", "HTTP 502", At(2)));
+  ASSERT_TRUE(outbox().Reschedule(id, At(3), true, "server_error", "HTTP 502", At(2), false));
   DeliveryRecord d = Delivery(outbox(), id);
   EXPECT_EQ(d.state, DeliveryState::kPending);
   EXPECT_EQ(d.attempts, 1);
@@ -1033,7 +1035,7 @@ TEST_P(PipelineSuite, RescheduleCountsAnAttemptOnlyWhenAsked) {
   EXPECT_FALSE(d.in_doubt_since.has_value());
   EXPECT_EQ(d.updated_at, At(2));
 
-  ASSERT_TRUE(outbox().Reschedule(id, At(60), false, "rate_limited", "HTTP 429", At(4)));
+  ASSERT_TRUE(outbox().Reschedule(id, At(60), false, "rate_limited", "HTTP 429", At(4), false));
   d = Delivery(outbox(), id);
   EXPECT_EQ(d.attempts, 1) << "a 429 is not a failure";
   EXPECT_EQ(d.next_attempt_at, At(60));
@@ -1047,6 +1049,20 @@ TEST_P(PipelineSuite, RescheduleCountsAnAttemptOnlyWhenAsked) {
   EXPECT_EQ((*attempts)[0].at, At(2));
   EXPECT_EQ((*attempts)[1].code, "rate_limited");
   EXPECT_EQ((*attempts)[1].delivery_id, id);
+}
+
+TEST_P(PipelineSuite, RescheduleCanKeepTheInDoubtMarkInTheSameWrite) {
+  CreateProject(pipeline(), "web");
+  const int64_t id = Enqueue(pipeline(), "web", "team/a", At(0));
+  ASSERT_TRUE(outbox().MarkInDoubt({id}, At(1)));
+  ASSERT_TRUE(outbox().Reschedule(id, At(30), true, "timeout", "no answer", At(2), true));
+  const DeliveryRecord d = Delivery(outbox(), id);
+  EXPECT_EQ(d.state, DeliveryState::kSending) << "still in doubt: the next try looks first";
+  ASSERT_TRUE(d.in_doubt_since.has_value());
+  EXPECT_EQ(*d.in_doubt_since, At(1)) << "the first mark, for the look-up's window";
+  EXPECT_EQ(d.next_attempt_at, At(30));
+  EXPECT_EQ(d.attempts, 1);
+  EXPECT_EQ(d.last_error_code, "timeout");
 }
 
 TEST_P(PipelineSuite, MarkFinalTakesADeliveryOutOfItsQueue) {
@@ -1083,7 +1099,7 @@ TEST_P(PipelineSuite, RetryRevivesOnlyFailedOrDeadDeliveries) {
   const int64_t failed = Enqueue(pipeline(), "web", "team/c", At(0));
   const int64_t dead = Enqueue(pipeline(), "web", "team/d", At(0));
   ASSERT_TRUE(outbox().MarkSent({sent}, "p", "c", At(1)));
-  ASSERT_TRUE(outbox().Reschedule(failed, At(2), true, "e", "e", At(1)));
+  ASSERT_TRUE(outbox().Reschedule(failed, At(2), true, "e", "e", At(1), false));
   ASSERT_TRUE(outbox().MarkFinal(failed, DeliveryState::kFailed, "forbidden", "403", At(2)));
   ASSERT_TRUE(outbox().MarkFinal(dead, DeliveryState::kDead, "expired", "ttl", At(2)));
   const size_t audit_before = AuditCount(*store_);
@@ -1122,7 +1138,7 @@ TEST_P(PipelineSuite, NextDueIsTheEarliestQueueHead) {
 
   const int64_t head = Enqueue(pipeline(), "web", "team/a", At(0));
   Enqueue(pipeline(), "web", "team/a", At(1));  // due, but behind the head
-  ASSERT_TRUE(outbox().Reschedule(head, At(60), true, "server_error", "502", At(2)));
+  ASSERT_TRUE(outbox().Reschedule(head, At(60), true, "server_error", "502", At(2), false));
   auto next = outbox().NextDue();
   ASSERT_TRUE(next && next->has_value());
   EXPECT_EQ(**next, At(60)) << "a tail behind a backed-off head is not due";
@@ -1282,7 +1298,7 @@ TEST_P(PipelineSuite, ADeliveryInDoubtIsSendingInEveryView) {
   EXPECT_THAT(QueueIds(outbox(), "team/a"), ElementsAre(doubt, waiting));
 
   // Rescheduled, it is pending again; marked again, sending again.
-  ASSERT_TRUE(outbox().Reschedule(doubt, At(5), true, "server_error", "HTTP 502", At(2)));
+  ASSERT_TRUE(outbox().Reschedule(doubt, At(5), true, "server_error", "HTTP 502", At(2), false));
   EXPECT_EQ(Delivery(outbox(), doubt).state, DeliveryState::kPending);
   ASSERT_TRUE(outbox().MarkInDoubt({doubt}, At(6)));
   EXPECT_EQ(Delivery(outbox(), doubt).state, DeliveryState::kSending);
