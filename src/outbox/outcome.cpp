@@ -19,12 +19,8 @@ constexpr Millis kAuthPause{1000};
 constexpr Millis kDedupPendingRetry{1000};
 constexpr Millis kDefaultRetryAfter{1000};
 
-bool ByName(std::string_view ref) { return ref.find('/') != std::string_view::npos; }
-
-std::string TeamOf(std::string_view ref) {
-  const size_t slash = ref.find('/');
-  return slash == std::string_view::npos ? std::string() : std::string(ref.substr(0, slash));
-}
+// The team of a team-name/channel-name reference, read as ResolveChannel reads it; "" for an id.
+std::string TeamOf(std::string_view ref) { return mattermost::ParseChannelRef(ref).team; }
 
 }  // namespace
 
@@ -94,7 +90,7 @@ std::string Diagnose(const mattermost::ApiError& error, Phase phase, std::string
   } else if (error.http_status == 403) {
     switch (phase) {
       case Phase::kResolve:
-        what = ByName(ref)
+        what = !TeamOf(ref).empty()
                    ? fmt::format(
                          "the bot cannot see channel {}: add it to team {} and to the "
                          "channel",
@@ -115,7 +111,7 @@ std::string Diagnose(const mattermost::ApiError& error, Phase phase, std::string
         break;
     }
   } else if (error.http_status == 404) {
-    what = ByName(ref)
+    what = !TeamOf(ref).empty()
                ? fmt::format(
                      "channel {} was not found: check the team and channel names in the "
                      "route, or add the bot to the channel if it is private",
