@@ -228,16 +228,14 @@ Response Api::PostScan(const Request& req, const std::string& name, const Princi
     }
   }
   const std::string branch = req.Query("branch").value_or("default");
-  if (branch.empty() || branch.size() > 200 || !IsValidUtf8(branch) ||
-      std::any_of(branch.begin(), branch.end(), [](char c) {
-        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-      })) {
+  // The same rules as an event's branch and scanner, so a scan and its events agree.
+  if (branch.empty() || !ingest::IsValidLabel(branch, ingest::kMaxBranchRunes)) {
     return ErrorResponse(Error{"invalid_request",
                                "branch must be 1 to 200 printable characters", "", "branch"});
   }
   const std::string scanner = req.Query("scanner").value_or("");
-  if (scanner.size() > 100 || !IsValidUtf8(scanner)) {
-    return ErrorResponse(Error{"invalid_request", "scanner must be at most 100 characters", "",
+  if (!ingest::IsValidLabel(scanner, ingest::kMaxScannerRunes)) {
+    return ErrorResponse(Error{"invalid_request", "scanner must be at most 100 printable characters", "",
                                "scanner"});
   }
   if (Trim(req.body).empty()) {

@@ -17,8 +17,6 @@ using domain::EventType;
 constexpr size_t kMaxIdRunes = 200;
 constexpr size_t kMaxFingerprintRunes = 512;
 constexpr size_t kMaxTitleRunes = 1000;
-constexpr size_t kMaxScannerRunes = 100;
-constexpr size_t kMaxBranchRunes = 200;
 constexpr size_t kMaxRuleIdRunes = 500;
 constexpr size_t kMaxPathRunes = 4096;
 constexpr size_t kMaxComponentRunes = 500;
@@ -593,6 +591,10 @@ Result<std::vector<EventInput>> ReadEvents(const json& body, size_t max_events) 
     out.push_back(std::move(*event));
   }
   return out;
+}
+
+bool IsValidLabel(std::string_view value, size_t max_runes) {
+  return IsValidUtf8(value) && CountRunes(value) <= max_runes && !HasControl(value, false);
 }
 
 nlohmann::json FindingToJson(const domain::Finding& f) {

@@ -17,8 +17,10 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -71,6 +73,13 @@ Result<EventInput> ReadEvent(const nlohmann::json& event, const std::string& poi
 // not accept back: the finding's "status" (and "branch" when set); the scan's "new", "resolved",
 // "reopened" counts and "baseline" flag. render/ reads exactly these names.
 nlohmann::json FindingToJson(const domain::Finding& f);
+
+// The rules an event applies to its one-line labels (`scanner`, `branch`), for the same values
+// given elsewhere (a scan upload's query): true when `value` is valid UTF-8 of at most
+// `max_runes` characters (code points) without control characters.
+inline constexpr size_t kMaxScannerRunes = 100;
+inline constexpr size_t kMaxBranchRunes = 200;
+bool IsValidLabel(std::string_view value, size_t max_runes);
 nlohmann::json ScanToJson(const ScanInfo& s);
 // The whole event in the same shape ("finding"/"scan" as above, threshold members at top level,
 // "occurred_at" only when given). The service adds "from", "to", "transition" and "actor" to a

@@ -311,6 +311,21 @@ TEST_F(ScansApi, BrokenAndHostileUploadsGetAClearErrorAndStoreNothing) {
   EXPECT_EQ(server_.Get("/healthz", "").status, 200);
 }
 
+TEST_F(ScansApi, BranchAndScannerFollowTheEventRulesInCharactersNotBytes) {
+  Link({{"routes", {{{"channel", "security/alerts"}, {"events", {"scan.completed"}}}}}});
+  std::string long_branch;
+  for (int i = 0; i < 150; ++i) long_branch += "\xC3\xA9";  // 150 characters, 300 bytes
+  const std::string doc = Sarif({{"sqli", "src/db.js", 10}});
+  auto ok = Upload(doc, "?branch=" + long_branch);
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  auto c1 = Upload(doc, "?branch=main%C2%85x");  // U+0085, a C1 control (NEL)
+  EXPECT_EQ(c1.status, 400) << c1.body;
+  EXPECT_EQ(c1.Json()["error"]["field"], "branch");
+  auto scanner = Upload(doc, "?branch=main&scanner=a%C2%9Bb");
+  EXPECT_EQ(scanner.status, 400) << scanner.body;
+  EXPECT_EQ(scanner.Json()["error"]["field"], "scanner");
+}
+
 TEST_F(ScansApi, ScansAreListedNewestFirst) {
   UploadOk(Sarif({{"sqli", "src/db.js", 10}}));
   UploadOk(Sarif({}), "?branch=feature-x&scanner=semgrep-ci");
