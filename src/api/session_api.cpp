@@ -35,10 +35,10 @@ Result<Principal> Api::AuthenticateSession(const Request& req, const std::string
   if (!session) {
     return Fail("unauthorized", "the session has expired or was signed out", kSignInHint);
   }
-  // The token may have gone since sign-in: look it up on every request, as for Bearer.
-  auto token = d_.store.FindApiTokenByHash(session->token_hash);
-  if (!token) return Unexpected(token.error());
-  if (!*token) {
+  // The token may have gone since sign-in: checked on every request, as for Bearer.
+  auto who = d_.auth.AuthenticateHash(session->token_hash);
+  if (!who) return Unexpected(who.error());
+  if (!*who) {
     sessions_.RemoveForToken(session->token_hash);
     return Fail("unauthorized", "the API token this session signed in with is no longer valid",
                 kSignInHint);
@@ -51,7 +51,7 @@ Result<Principal> Api::AuthenticateSession(const Request& req, const std::string
                 "send the csrf_token from /api/v1/session in the X-CSRF-Token header (the web UI "
                 "does this), or authenticate with Authorization: Bearer <api token>");
   }
-  return Principal{(*token)->id, (*token)->name, (*token)->role};
+  return **who;
 }
 
 void Api::AddSessionRoutes() {

@@ -26,7 +26,11 @@ std::string ValidateRole(const std::string& role) {
 
 Result<std::optional<Principal>> AuthService::Authenticate(const Secret& token) {
   if (token.empty()) return std::optional<Principal>{};
-  std::string hash = security::HashApiToken(token);
+  return AuthenticateHash(security::HashApiToken(token));
+}
+
+Result<std::optional<Principal>> AuthService::AuthenticateHash(const std::string& hash) {
+  if (hash.empty()) return std::optional<Principal>{};
   const TimePoint now = clock_.Now();
   {
     std::lock_guard lock(cache_mu_);
@@ -44,7 +48,7 @@ Result<std::optional<Principal>> AuthService::Authenticate(const Secret& token) 
   Principal principal{(*found)->id, (*found)->name, (*found)->role};
   std::lock_guard lock(cache_mu_);
   if (cache_.size() >= kMaxCached) cache_.clear();
-  cache_.insert_or_assign(std::move(hash), Cached{principal, now + kCacheTtl});
+  cache_.insert_or_assign(hash, Cached{principal, now + kCacheTtl});
   return std::optional<Principal>(std::move(principal));
 }
 

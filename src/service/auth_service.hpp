@@ -37,6 +37,8 @@ class AuthService {
 
   // nullopt: no such token. Error: the store failed.
   Result<std::optional<Principal>> Authenticate(const Secret& token);
+  // The same for a token known by its hash (security::HashApiToken), e.g. a web session's.
+  Result<std::optional<Principal>> AuthenticateHash(const std::string& hash);
 
   struct Created {
     Secret token;  // shown once
