@@ -97,7 +97,6 @@ User ParseUser(const nlohmann::json& j) {
   u.username = GetString(j, "username");
   u.is_bot = GetBool(j, "is_bot");
   u.delete_at = GetInt(j, "delete_at");
-  u.raw = j;
   return u;
 }
 
@@ -109,7 +108,6 @@ Channel ParseChannel(const nlohmann::json& j) {
   c.display_name = GetString(j, "display_name");
   c.type = GetString(j, "type");
   c.delete_at = GetInt(j, "delete_at");
-  c.raw = j;
   return c;
 }
 
@@ -118,11 +116,12 @@ ChannelMember ParseMember(const nlohmann::json& j) {
   m.channel_id = GetString(j, "channel_id");
   m.user_id = GetString(j, "user_id");
   m.roles = GetString(j, "roles");
-  m.raw = j;
   return m;
 }
 
-Post ParsePost(const nlohmann::json& j) {
+// Takes the props out of `j` (a reply's body, read once): a post's props carry its attachments,
+// the bulk of it, and a copy per created post showed in the delivery profile.
+Post ParsePost(nlohmann::json& j) {
   Post p;
   p.id = GetString(j, "id");
   p.channel_id = GetString(j, "channel_id");
@@ -134,8 +133,7 @@ Post ParsePost(const nlohmann::json& j) {
   p.update_at = GetInt(j, "update_at");
   p.edit_at = GetInt(j, "edit_at");
   p.delete_at = GetInt(j, "delete_at");
-  if (auto it = j.find("props"); it != j.end() && it->is_object()) p.props = *it;
-  p.raw = j;
+  if (auto it = j.find("props"); it != j.end() && it->is_object()) p.props = std::move(*it);
   return p;
 }
 
@@ -486,7 +484,7 @@ ApiResult<PostList> Client::GetChannelPostsSince(const std::string& channel_id, 
            fmt::format("/channels/{}/posts?since={}", net::EncodePathSegment(channel_id), since_ms),
            nullptr, true);
   if (!reply) return tl::unexpected(std::move(reply.error()));
-  const nlohmann::json& body = reply->body;
+  nlohmann::json& body = reply->body;
   auto order = body.find("order");
   auto posts = body.find("posts");
   if (!body.is_object() || order == body.end() || !order->is_array() || posts == body.end() ||
@@ -498,7 +496,7 @@ ApiResult<PostList> Client::GetChannelPostsSince(const std::string& channel_id, 
     if (id.is_string()) list.order.push_back(id.get<std::string>());
   }
   if (posts->is_object()) {
-    for (const auto& [id, post] : posts->items()) {
+    for (auto& [id, post] : posts->items()) {
       if (post.is_object()) list.posts.emplace(id, ParsePost(post));
     }
   }

@@ -100,7 +100,6 @@ struct User {
   std::string username;
   bool is_bot = false;
   int64_t delete_at = 0;
-  nlohmann::json raw;
 };
 
 struct Channel {
@@ -110,14 +109,12 @@ struct Channel {
   std::string display_name;
   std::string type;       // "O" public, "P" private, "D" direct, "G" group
   int64_t delete_at = 0;  // > 0: archived
-  nlohmann::json raw;
 };
 
 struct ChannelMember {
   std::string channel_id;
   std::string user_id;
   std::string roles;
-  nlohmann::json raw;
 };
 
 struct Post {
@@ -132,7 +129,6 @@ struct Post {
   int64_t edit_at = 0;
   int64_t delete_at = 0;
   nlohmann::json props = nlohmann::json::object();
-  nlohmann::json raw;
 };
 
 struct PostList {
