@@ -117,9 +117,12 @@ class EngineImpl final : public Engine, private Waiter {
     for (auto& w : workers_) {
       if (w.joinable()) w.join();
     }
-    // Claimed but never served: give them back so another instance need not wait for the lease.
+    // Claimed but never served: give them back so another instance need not wait for the lease
+    // (but not one claimed over a lease left standing: whoever serves it must still reconcile).
     std::lock_guard lock(mu_);
-    for (const std::string& channel : ready_) (void)outbox_.ReleaseChannel(channel, owner_);
+    for (const store::ClaimedChannel& claim : ready_) {
+      if (!claim.unreleased_since) (void)outbox_.ReleaseChannel(claim.channel, owner_);
+    }
     ready_.clear();
   }
 
@@ -246,10 +249,12 @@ class EngineImpl final : public Engine, private Waiter {
       if (auto counts = outbox_.CountByState()) metrics_.QueueDepth(*counts);
     }
     int free = 0;
+    std::set<std::string> served_before;  // being served when the claim began
     {
       std::lock_guard lock(mu_);
       free = options_.workers - busy_ - static_cast<int>(ready_.size());
       starved_ = free <= 0;
+      if (free > 0) served_before = serving_;
     }
     if (free <= 0) return kIdleWait;  // a finishing worker wakes us
     if (const Millis blocked = bucket_.BlockedFor(); blocked.count() > 0) {
@@ -263,15 +268,23 @@ class EngineImpl final : public Engine, private Waiter {
     int handed = 0;
     {
       std::lock_guard lock(mu_);
-      for (const std::string& channel : *claimed) {
+      for (store::ClaimedChannel& claim : *claimed) {
         // Our own lease may be handed back to us while a worker still serves the channel: one
         // channel is served by one worker at a time, or its order would be lost. When that
-        // worker lets go, we look again (what woke us may have come after its last read).
-        if (!serving_.insert(channel).second) {
-          recheck_.insert(channel);
+        // worker lets go, we look again (what woke us may have come after its last read). Its
+        // lease row was there, of course: that is not a lease left standing.
+        if (!serving_.insert(claim.channel).second) {
+          recheck_.insert(claim.channel);
           continue;
         }
-        ready_.push_back(channel);
+        if (claim.unreleased_since && served_before.count(claim.channel) > 0) {
+          // The row it found was our worker's, which has let go since (and deleted the row
+          // we refreshed): nothing was left standing, and we hold no lease. Look again.
+          serving_.erase(claim.channel);
+          ++generation_;
+          continue;
+        }
+        ready_.push_back(std::move(claim));
         ++handed;
       }
       starved_ = static_cast<int>(claimed->size()) >= free;
@@ -293,17 +306,22 @@ class EngineImpl final : public Engine, private Waiter {
   void WorkerLoop() {
     Worker worker;
     while (true) {
-      std::string channel;
+      store::ClaimedChannel claim;
       {
         std::unique_lock lock(mu_);
         work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
         if (stopping_) return;
-        channel = std::move(ready_.front());
+        claim = std::move(ready_.front());
         ready_.pop_front();
         ++busy_;
       }
-      const Served served = Serve(worker, channel);
-      if (served.hold) {
+      const std::string& channel = claim.channel;
+      const Served served = Serve(worker, claim);
+      if (served.keep) {
+        // A send whose outcome is not recorded, or a head still to be reconciled: the lease
+        // stays (it lapses, or our next claim finds it) so that whoever serves the channel
+        // next looks before sending (docs/decisions/0004).
+      } else if (served.hold) {
         // Its head is in doubt and must not be claimed (by anyone) before its retry is due.
         const TimePoint now = clock_.Now();
         const Millis lease = std::max(Millis(1), CeilMillis(*served.hold - now));
@@ -329,18 +347,24 @@ class EngineImpl final : public Engine, private Waiter {
   }
 
   // How a turn at a channel ended: hold its lease until `hold` (a head left in doubt), or it was
-  // released already (`released`), or else it is to be released now.
+  // released already (`released`), or it must be left standing (`keep`: a store write failed
+  // after a send, or the head was to be reconciled and was not), or else it is released now.
   struct Served {
     std::optional<TimePoint> hold;
     bool released = false;
+    bool keep = false;
   };
 
   // Serves one claimed channel: its queue in order until it is empty, its head is not due
   // (backoff, rate limit), the integration pauses, the engine stops, or the channel has had its
   // turn.
-  Served Serve(Worker& worker, const std::string& channel) {
+  Served Serve(Worker& worker, const store::ClaimedChannel& claim) {
+    const std::string& channel = claim.channel;
+    // Claimed over a lease left standing: the head may have been posted (a single post; a
+    // digest carries its own mark), so the first job looks for it before anything is sent.
+    std::optional<TimePoint> suspect = claim.unreleased_since;
     const auto conn = integration_.Connection();
-    if (!conn) return {};
+    if (!conn) return {.keep = suspect.has_value()};
     net::HttpClientOptions options;
     options.insecure = conn->insecure;
     options.ca_file = conn->ca_file;
@@ -350,7 +374,7 @@ class EngineImpl final : public Engine, private Waiter {
       worker.http = http_factory_(options);  // one connection per worker, kept alive
       worker.options = options;
     }
-    if (!worker.http) return {};
+    if (!worker.http) return {.keep = suspect.has_value()};
     mattermost::Client client(*worker.http, conn->url, conn->token);
 
     const TimePoint claimed_at = clock_.Now();
@@ -371,23 +395,25 @@ class EngineImpl final : public Engine, private Waiter {
     std::vector<store::DeliveryRecord> queue;
     bool truncated = false;
     size_t i = 0;
+    size_t run_hint = 0;  // Job::run_hint for queue[i]
     while (served < kMaxPerClaim) {
-      if (Stopping() || paused_) return {};
+      if (Stopping() || paused_) return {.keep = suspect.has_value()};
       if (i >= queue.size()) {
         auto read = outbox_.ChannelQueue(channel, options_.queue_batch);
         if (!read) {
           spdlog::warn("cannot read a channel's queue channel={} error={}", channel,
                        read.error().message);
-          return {};
+          return {.keep = suspect.has_value()};
         }
         queue = std::move(*read);
         truncated = queue.size() >= static_cast<size_t>(options_.queue_batch);
         i = 0;
+        run_hint = 0;
         if (queue.empty()) return {};
       }
       const TimePoint now = clock_.Now();
-      if (now - claimed_at >= options_.lease / 2) return {};  // others' turn
-      if (queue[i].next_attempt_at > now) return {};  // the channel waits for its head
+      if (now - claimed_at >= options_.lease / 2) return {.keep = suspect.has_value()};
+      if (queue[i].next_attempt_at > now) return {.keep = suspect.has_value()};  // it waits
       keep_lease();
       if (lease_lost) return {};
       Job job;
@@ -396,8 +422,21 @@ class EngineImpl final : public Engine, private Waiter {
       job.keep_lease = keep_lease;
       job.queue_truncated = truncated;
       job.lease_owner = owner_;
+      job.run_hint = run_hint;
+      if (suspect) {
+        // Its post, if any, is no older than the lease left standing, nor than the delivery.
+        job.suspect = true;
+        job.in_doubt_since = std::max(*suspect, queue[i].created_at);
+        job.doubt_open = true;
+      }
       pipeline_->Run(job);
-      if (!job.store_error.empty()) return {};  // the store is unwell
+      // The store is unwell: what was sent may not be recorded, so the lease stays.
+      if (!job.store_error.empty()) return {.keep = true};
+      if (job.outcome.kind == OutcomeKind::kAborted || job.outcome.kind == OutcomeKind::kNone) {
+        return {.keep = suspect.has_value()};  // stopping: nothing recorded
+      }
+      // Recorded: sent, failed, dead, or rescheduled with its in-doubt mark in the row.
+      suspect.reset();
       const OutcomeKind kind = job.outcome.kind;
       if (kind != OutcomeKind::kSent && kind != OutcomeKind::kFailed &&
           kind != OutcomeKind::kDead) {
@@ -405,6 +444,7 @@ class EngineImpl final : public Engine, private Waiter {
       }
       if (job.released) return {.released = true};  // it had nothing left
       served += static_cast<int>(job.covered);
+      run_hint = job.run_seen > job.covered ? job.run_seen - job.covered : 0;
       if (!job.more.empty()) {
         // Coalesce read further than this batch, from the same head: carry on from that read.
         queue = std::move(job.more);
@@ -440,7 +480,7 @@ class EngineImpl final : public Engine, private Waiter {
   uint64_t generation_ = 0;          // bumped by every event the dispatcher should look at
   bool started_ = false;
   bool stopping_ = false;
-  std::deque<std::string> ready_;  // claimed, waiting for a worker
+  std::deque<store::ClaimedChannel> ready_;  // claimed, waiting for a worker
   std::set<std::string> serving_;  // claimed and not yet released (ready or being served)
   std::set<std::string> recheck_;  // claimed again while being served: look when released
   bool starved_ = false;           // the last look found no free worker for all it could claim

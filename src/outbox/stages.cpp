@@ -261,8 +261,10 @@ bool CoalesceStage::Run(Job& job) {
         ++n;
       }
     } else {
+      n = std::clamp<size_t>(job.run_hint, 1, std::min(cap, queue.size()));
       while (n < queue.size() && n < cap && Digestible(queue[n], head)) ++n;
     }
+    job.run_seen = std::max(job.run_seen, n);
     return n;
   };
   // The run reaches the end of what the worker read: read further (once; the worker keeps the
@@ -299,15 +301,22 @@ bool CoalesceStage::Run(Job& job) {
 
 bool ReconcileStage::Run(Job& job) {
   const store::DeliveryRecord& head = job.head();
-  if (!head.in_doubt_since) return true;
-  job.in_doubt_since = head.in_doubt_since;
+  if (head.in_doubt_since) {
+    // Marked: a digest is looked up with the set it was sent with (coalesce kept it).
+    job.in_doubt_since = head.in_doubt_since;
+  } else if (job.suspect && job.in_doubt_since) {
+    // Claimed over a lease left standing: only a single post can be unrecorded (a digest is
+    // marked before it goes), so the head alone is looked for, whatever coalesce made of it.
+  } else {
+    return true;
+  }
   job.doubt_open = true;
   const Pacer::Permit permit = pacer_.Acquire();
   if (!permit.granted) {
     job.outcome = pacer_.NotGranted(permit);
     return false;
   }
-  const int64_t since = ToUnixMillis(*head.in_doubt_since - kReconcileLookback);
+  const int64_t since = ToUnixMillis(*job.in_doubt_since - kReconcileLookback);
   auto posts = job.client->GetChannelPostsSince(job.channel->id, since);
   pacer_.OnAnswer(permit.ticket, *job.client, posts ? nullptr : &posts.error());
   if (!posts) {
@@ -326,6 +335,10 @@ bool ReconcileStage::Run(Job& job) {
     break;
   }
   job.doubt_open = false;  // settled either way: found, or never created
+  if (!job.reconciled_post_id.empty() && !head.in_doubt_since) {
+    job.covered = 1;  // it went out as a single post
+    job.digest = false;
+  }
   metrics_.Reconcile(job.reconciled_post_id.empty() ? "not_found" : "found");
   if (!job.reconciled_post_id.empty()) {
     spdlog::info("delivery left in doubt was posted before delivery={} post={}", head.id,
@@ -452,7 +465,7 @@ bool SendStage::Run(Job& job) {
     job.outcome = SentOutcome(job.reconciled_post_id, "reconciled");
     return true;
   }
-  json body = job.post;
+  json body = std::move(job.post);  // the send is its last reader
   Mark(body, installation_id_);
   body["channel_id"] = job.channel->id;
   body["pending_post_id"] = PendingPostId(installation_id_, head.id);
@@ -461,15 +474,19 @@ bool SendStage::Run(Job& job) {
   if (job.root_post_about_finding) body["props"]["tocsin_thread_key"] = head.thread_key;
   if (!job.root_id.empty()) body["root_id"] = job.root_id;
 
-  // Committed before the request leaves: a crash or a lost answer from here on leaves the
-  // delivery in doubt, and it is looked up (reconcile) before it is ever sent again. A head
-  // already in doubt keeps its first mark, which bounds where its post could be.
-  const TimePoint mark = head.in_doubt_since.value_or(clock_.Now());
-  if (auto r = outbox_.MarkInDoubt(job.Ids(), mark); !r) {
-    job.store_error = r.error().message;
-    job.outcome.kind = OutcomeKind::kAborted;
-    job.outcome.reason = "store_error";
-    return false;
+  // From here on the post may exist without our knowing (a crash, a lost answer), and it must be
+  // looked up (reconcile) before it is ever sent again. A single post is told by its channel's
+  // lease, which is released only after its outcome is recorded (docs/decisions/0004); a
+  // digest's set is marked, committed, before the request leaves, so that the same set is
+  // looked up. An earlier mark (or the suspect bound) is kept: it bounds where the post could be.
+  const TimePoint mark = job.in_doubt_since.value_or(clock_.Now());
+  if (job.digest) {
+    if (auto r = outbox_.MarkInDoubt(job.Ids(), mark); !r) {
+      job.store_error = r.error().message;
+      job.outcome.kind = OutcomeKind::kAborted;
+      job.outcome.reason = "store_error";
+      return false;
+    }
   }
   job.in_doubt_since = mark;
   job.doubt_open = true;
@@ -636,16 +653,17 @@ bool RecordStage::Run(Job& job) {
     case OutcomeKind::kPaused:
       // Still in doubt (the post may exist): the mark stays, in the same write, so the next
       // try looks first; a digest's other deliveries keep the mark they got with the head.
-      written = outbox_.Reschedule(head.id, o.next,
-                                   o.kind == OutcomeKind::kRetry && o.count_attempt, o.reason,
-                                   o.error, now, job.in_doubt_since && job.doubt_open);
+      written = outbox_.Reschedule(
+          head.id, o.next, o.kind == OutcomeKind::kRetry && o.count_attempt, o.reason, o.error,
+          now, job.doubt_open ? job.in_doubt_since : std::nullopt);
       if (written && job.in_doubt_since) {
         if (job.doubt_open) {
           job.hold_lease_until = o.next;
         } else {
           // A digest's other deliveries were marked with the head; nothing was posted.
           for (size_t i = 1; i < ids.size() && written; ++i) {
-            written = outbox_.Reschedule(ids[i], o.next, false, o.reason, o.error, now, false);
+            written =
+                outbox_.Reschedule(ids[i], o.next, false, o.reason, o.error, now, std::nullopt);
           }
         }
       }

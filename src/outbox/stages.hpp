@@ -5,12 +5,14 @@
 //
 //   resolve    channel reference → Mattermost channel (cached per reference for a minute)
 //   coalesce   more than digest_threshold queued new findings → one digest (root + replies)
-//   reconcile  a delivery left in doubt is looked up among the channel's recent posts
+//   reconcile  a delivery left in doubt, or the head of a channel claimed over a lease left
+//              standing, is looked up among the channel's recent posts
 //   expire     tried and still failing after expires_at → dead
 //   thread     a status change of a finding already posted here replies under that post
 //   render     event(s) → post JSON (render/post.hpp), within the server's known size limit
 //   rate limit wait for a token of the shared bucket (short waits in place, long ones reschedule)
-//   send       mark in doubt (committed), create the post; shrink and resend when too long
+//   send       create the post (a digest is marked in doubt first, committed); shrink and resend
+//              when too long
 // and then, always:
 //   classify   a failure → an Outcome (outcome.hpp: retry/backoff, rate limited, paused, failed)
 //   record     the outcome → the outbox (MarkSent / Reschedule / MarkFinal), thread roots,
@@ -155,16 +157,26 @@ struct Job {
   // channel has nothing left: the worker then needs neither another read of the queue nor a
   // release of its own.
   std::string lease_owner;
+  // The head starts a run of at least this many deliveries one digest could cover (what the
+  // previous job's coalesce counted, less what it settled): coalesce counts on from there
+  // instead of from the head, so a long queue is not scanned again for every post. 0 = unknown.
+  size_t run_hint = 0;
+  // The channel was claimed over a lease left standing (store::ClaimedChannel::unreleased_since):
+  // its head may have been posted as a single post by a holder that could not record it. The
+  // worker then also sets in_doubt_since (the oldest such a post could be) and doubt_open, and
+  // reconcile looks for the post before anything is sent (docs/decisions/0004).
+  bool suspect = false;
 
   // Learned by the stages.
   std::optional<mattermost::Channel> channel;
   std::vector<store::DeliveryRecord> more;  // coalesce: a longer read of the queue
   size_t covered = 1;                       // deliveries this job settles: queue[0, covered)
+  size_t run_seen = 0;                      // coalesce: the run it counted from the head
   bool digest = false;
   std::string reconciled_post_id;               // the post a delivery in doubt turned out to have
   std::string root_id;                          // the thread root this post replies under
   bool root_post_about_finding = false;         // this post becomes the finding's thread root
-  nlohmann::json post;                          // the body to create (no channel/root/pending ids)
+  nlohmann::json post;  // the body to create (no channel/root/pending ids); the send takes it
   std::vector<nlohmann::json> replies;          // digest: the thread replies
   size_t replies_max_runes = kDefaultMaxRunes;  // the limit `replies` were rendered for
   // Digest: renders the replies again for a smaller limit (for a server that refused one).
@@ -172,7 +184,8 @@ struct Job {
   nlohmann::json patch;                          // status change: the new look of the root post
   size_t rendered_max_runes = kDefaultMaxRunes;  // the size limit `post` was rendered for
   uint64_t ticket = 0;                           // the token the rate-limit stage took for the send
-  std::optional<TimePoint> in_doubt_since;       // the send stage's (or the head's) in-doubt mark
+  // Since when the post may exist: the head's mark, the suspect bound, or the send's start.
+  std::optional<TimePoint> in_doubt_since;
   // The post may exist without our knowing: the head was in doubt and not yet looked up, or the
   // last create got no definite answer. A rescheduled job then keeps its mark (Reschedule clears
   // it), and its channel's lease is held until the retry is due, since a head left in doubt is

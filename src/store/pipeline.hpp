@@ -11,8 +11,8 @@
 //   handed out oldest first, and a channel is leased to one worker (one instance) at a time.
 //   Leases expire, so an instance that dies mid-delivery has its channels picked up by others.
 //
-// Delivery states: pending → (MarkInDoubt) sending → sent | pending (Reschedule) | failed | dead
-// (MarkFinal); failed/dead → pending by hand (Retry). "Undelivered" = pending or sending; a
+// Delivery states: pending → (MarkInDoubt, or Reschedule with a mark) sending → sent | pending
+// (Reschedule) | failed | dead (MarkFinal); failed/dead → pending by hand (Retry). "Undelivered" = pending or sending; a
 // channel's queue is its undelivered deliveries by id, and only its head is ever worked on.
 // `attempts` counts the sends that got an outcome: MarkSent and MarkFinal add one, Reschedule
 // one when count_attempt; each outcome also appends a DeliveryAttempt (the history).
@@ -96,9 +96,11 @@ struct DeliveryRecord {
   std::string channel_id;       // resolved Mattermost channel id once known
   int64_t digest_id = 0;        // sent as part of the digest whose head delivery has this id
   bool baseline_full = false;   // from NewDelivery (the route's "baseline": "full")
-  // Set (committed) right before a create request goes out; cleared when its outcome is recorded.
-  // A delivery found with it set was left in doubt (crash, lost response) and is reconciled
-  // against the channel's recent posts before it is sent again.
+  // Set when the post may exist without Tocsin knowing: committed before a digest's create
+  // request goes out, or with the reschedule of a request whose answer was lost; cleared when an
+  // outcome is recorded. A delivery found with it set is reconciled against the channel's recent
+  // posts before it is sent again. (A single post's crash is told by its channel's lease
+  // instead: ClaimedChannel::unreleased_since, docs/decisions/0004.)
   std::optional<TimePoint> in_doubt_since;
   std::string event_body_json;  // joined from events
 };
@@ -131,6 +133,19 @@ struct SentPost {
   // holds on it is dropped (ReleaseChannel). "" keeps the lease.
   std::string channel;
   std::string release_owner;
+};
+
+// A channel ClaimChannels leased to its caller.
+struct ClaimedChannel {
+  std::string channel;
+  // Set when a lease row on the channel was already there (of any owner, the caller's own
+  // included, live or expired): a lease is dropped only after every outcome its holder produced
+  // was recorded, so a row left standing means its holder died or gave up after a send it
+  // could not record, and the channel's head may have been posted. The value is when that row
+  // was first taken (TimePoint{} when unknown); the head's post, if any, is not older. A caller
+  // that is itself still serving the channel (a claim refreshes its own live lease) ignores it.
+  std::optional<TimePoint> unreleased_since;
+  bool operator==(const ClaimedChannel&) const = default;
 };
 
 struct DeliveryFilter {
@@ -206,7 +221,8 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
   // Leases up to `max` channels to `owner` (until now + lease; a lease the owner already holds is
-  // refreshed) and returns their names, most overdue head first. A channel is claimable when no
+  // refreshed) and returns them, most overdue head first, each saying whether it was claimed
+  // over a lease row left standing (ClaimedChannel::unreleased_since). A channel is claimable when no
   // other owner holds a live lease on it (lease_until > now; an expired one is taken over) and
   // its head is
   // - pending and due (next_attempt_at <= now), or
@@ -215,13 +231,16 @@ class Outbox {
   //   DeliveryRecord::in_doubt_since) before sending anything else in the channel.
   // A channel whose head waits out a backoff is not claimable even if later deliveries are due:
   // that is what keeps a channel in order.
-  virtual Result<std::vector<std::string>> ClaimChannels(const std::string& owner, TimePoint now,
-                                                         Millis lease, int max) = 0;
+  virtual Result<std::vector<ClaimedChannel>> ClaimChannels(const std::string& owner,
+                                                            TimePoint now, Millis lease,
+                                                            int max) = 0;
   // Extends the owner's lease to now + lease (also after it lapsed, while nobody took it over);
   // "conflict" when the channel is leased to someone else or not at all: stop working on it.
   virtual Result<void> RenewLease(const std::string& channel, const std::string& owner,
                                   TimePoint now, Millis lease) = 0;
-  // Drops the owner's lease (nothing when it holds none).
+  // Drops the owner's lease (nothing when it holds none). Only once every outcome of the
+  // owner's sends in the channel is recorded: a lease left standing is how a crash after a
+  // send is told (ClaimedChannel::unreleased_since).
   virtual Result<void> ReleaseChannel(const std::string& channel, const std::string& owner) = 0;
   // The channel's undelivered deliveries (pending or sending), oldest first, with event bodies.
   // limit <= 0 gives nothing.
@@ -234,26 +253,27 @@ class Outbox {
   // instance that wakes and claims nothing should wait a poll interval before asking again.
   virtual Result<std::optional<TimePoint>> NextDue() = 0;
 
-  // Undelivered → sending with in_doubt_since = now, committed before the create request goes
-  // out. Conflict (and nothing changes) when any of them is no longer undelivered.
+  // Undelivered → sending with in_doubt_since = now, committed before a digest's create request
+  // goes out (the set it covers must be known after a crash). Conflict (and nothing changes)
+  // when any of them is no longer undelivered.
   virtual Result<void> MarkInDoubt(const std::vector<int64_t>& ids, TimePoint now) = 0;
   // Sent (the head and, for a digest, every delivery it covers: digest_id = ids.front() when
   // there are several, 0 for a single one); clears in_doubt_since, counts an attempt.
   // Conflict (and nothing changes) when any of them is no longer undelivered.
   virtual Result<void> MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
                                 const std::string& channel_id, TimePoint now) = 0;
-  // MarkSent, the thread roots and the release that `sent` asks for, in one transaction: a post
-  // costs the sender two commits (MarkInDoubt before, this after) instead of four. True when
+  // MarkSent, the thread roots and the release that `sent` asks for, in one transaction: a
+  // single post costs the sender this one commit (docs/decisions/0004). True when
   // the lease was released because the channel had nothing left: stop serving it. Conflict as
   // MarkSent (and nothing changes).
   virtual Result<bool> RecordSent(const SentPost& sent) = 0;
   // Back to pending at `next` with last_error(_code) set; `count_attempt` false for 429 / auth
-  // pauses (not a failure). in_doubt_since is cleared, or kept with `keep_in_doubt` (the request
-  // may have created the post: the next try must look first) in the same write. Conflict when
-  // not undelivered.
+  // pauses (not a failure). With `in_doubt_since` (the request may have created the post: the
+  // next try must look first) the delivery is marked in doubt in the same write, keeping an
+  // earlier mark it has; without, the mark is cleared. Conflict when not undelivered.
   virtual Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt,
                                   const std::string& code, const std::string& error,
-                                  TimePoint now, bool keep_in_doubt) = 0;
+                                  TimePoint now, std::optional<TimePoint> in_doubt_since) = 0;
   // failed (permanent) or dead (gave up); any other state is "invalid_request". Counts an
   // attempt. Conflict when not undelivered.
   virtual Result<void> MarkFinal(int64_t id, domain::DeliveryState state, const std::string& code,

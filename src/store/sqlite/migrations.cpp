@@ -18,7 +18,9 @@ namespace tocsin::store::sqlite {
 //                        doubt is 'pending' + in_doubt_since, a partial state index
 //   delivery_attempts    per-attempt outcome history (a "sent" is read off the          v2
 //                        delivery row: v4 stopped writing one)
-//   channel_leases       which instance serves a channel until when                    v2
+//   channel_leases       which instance serves a channel until when; v5: since when    v2
+//                        the row has stood (a lease never released marks a channel
+//                        whose head may have been posted: docs/decisions/0004)
 //   thread_roots         first post per (project, finding, channel) for thread replies v2
 //   meta                 key/value facts about the database (installation_id)          v2
 // Timestamps are INTEGER unix milliseconds. Enums are stored by their domain::Name (TEXT with a
@@ -233,6 +235,12 @@ UPDATE deliveries SET state = 'pending' WHERE state = 'sending';
 -- post takes its row out of one index instead of moving it inside a bigger one.
 DROP INDEX deliveries_by_state;
 CREATE INDEX deliveries_unsent ON deliveries (state, id) WHERE state <> 'sent';
+)sql"},
+      {5, "lease start", R"sql(
+-- When the lease row was taken (it lives until a release): a claim that finds a row left
+-- behind reconciles the channel's head against posts made since then (docs/decisions/0004).
+-- Rows from before this migration get 0: unknown, so the head's own creation time bounds it.
+ALTER TABLE channel_leases ADD COLUMN held_since INTEGER NOT NULL DEFAULT 0;
 )sql"},
   };
   return kMigrations;

@@ -101,7 +101,7 @@ WITH RECURSIVE channels (name) AS (
   FROM channels WHERE channels.name IS NOT NULL
 )
 SELECT c.name, h.id, h.in_doubt_since IS NOT NULL, h.next_attempt_at, h.updated_at, l.owner,
-       l.lease_until
+       l.lease_until, l.held_since
 FROM channels c
 JOIN deliveries h ON h.id = (SELECT id FROM deliveries INDEXED BY deliveries_queue
                              WHERE channel = c.name AND state IN ('pending', 'sending')
@@ -118,6 +118,7 @@ struct Head {
   int64_t updated_at = 0;
   std::optional<std::string> lease_owner;
   int64_t lease_until = 0;
+  int64_t held_since = 0;  // the lease row's; 0 = unknown (written before migration 5)
 
   // When ClaimChannels may take it, leases of pending heads aside (see Outbox::NextDue).
   int64_t ReadyAt() const {
@@ -139,6 +140,7 @@ std::vector<Head> SelectHeads(Connection& c) {
     if (!q->getColumn(5).isNull()) {
       h.lease_owner = q->getColumn(5).getString();
       h.lease_until = q->getColumn(6).getInt64();
+      h.held_since = q->getColumn(7).getInt64();
     }
     heads.push_back(std::move(h));
   }
@@ -172,11 +174,12 @@ void AppendAttempt(Connection& c, int64_t id, TimePoint at, const std::string& c
 
 // ---- claims and leases ----
 
-Result<std::vector<std::string>> SqliteStore::ClaimChannels(const std::string& owner, TimePoint now,
-                                                            Millis lease, int max) {
+Result<std::vector<ClaimedChannel>> SqliteStore::ClaimChannels(const std::string& owner,
+                                                               TimePoint now, Millis lease,
+                                                               int max) {
   return Write(*writer_, path_, "claiming channels",
-               [&](Connection& c) -> Result<std::vector<std::string>> {
-                 std::vector<std::string> claimed;
+               [&](Connection& c) -> Result<std::vector<ClaimedChannel>> {
+                 std::vector<ClaimedChannel> claimed;
                  if (max <= 0) return claimed;
                  const int64_t now_ms = Ms(now);
                  std::vector<Head> heads = SelectHeads(c);
@@ -191,15 +194,20 @@ Result<std::vector<std::string>> SqliteStore::ClaimChannels(const std::string& o
                  });
                  if (heads.size() > static_cast<size_t>(max)) heads.resize(max);
                  for (const auto& h : heads) {
+                   // held_since stays what it was when the row is taken over: the old
+                   // holder's unrecorded send, if any, is no older than that.
                    Query q(c,
-                           "INSERT INTO channel_leases (channel, owner, lease_until) "
-                           "VALUES (?, ?, ?) ON CONFLICT (channel) DO UPDATE SET "
+                           "INSERT INTO channel_leases (channel, owner, lease_until, held_since) "
+                           "VALUES (?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET "
                            "owner = excluded.owner, lease_until = excluded.lease_until");
                    q->bind(1, h.channel);
                    q->bind(2, owner);
                    q->bind(3, now_ms + lease.count());
+                   q->bind(4, now_ms);
                    q.Exec();
-                   claimed.push_back(h.channel);
+                   ClaimedChannel claim{h.channel, std::nullopt};
+                   if (h.lease_owner) claim.unreleased_since = FromUnixMillis(h.held_since);
+                   claimed.push_back(std::move(claim));
                  }
                  return claimed;
                });
@@ -354,12 +362,13 @@ Result<bool> SqliteStore::RecordSent(const SentPost& sent) {
 
 Result<void> SqliteStore::Reschedule(int64_t id, TimePoint next, bool count_attempt,
                                      const std::string& code, const std::string& error,
-                                     TimePoint now, bool keep_in_doubt) {
+                                     TimePoint now, std::optional<TimePoint> in_doubt_since) {
   return Write(*writer_, path_, "rescheduling a delivery", [&](Connection& c) -> Result<void> {
     Query q(c,
             "UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, "
             "attempts = attempts + ?2, last_error = ?3, last_error_code = ?4, "
-            "in_doubt_since = CASE WHEN ?7 THEN in_doubt_since END, updated_at = ?5 "
+            "in_doubt_since = CASE WHEN ?7 IS NULL THEN NULL "
+            "ELSE COALESCE(in_doubt_since, ?7) END, updated_at = ?5 "
             "WHERE id = ?6 AND state IN ('pending', 'sending')");
     q->bind(1, Ms(next));
     q->bind(2, count_attempt ? 1 : 0);
@@ -367,7 +376,11 @@ Result<void> SqliteStore::Reschedule(int64_t id, TimePoint next, bool count_atte
     q->bind(4, code);
     q->bind(5, Ms(now));
     q->bind(6, static_cast<int64_t>(id));
-    q->bind(7, keep_in_doubt ? 1 : 0);
+    if (in_doubt_since) {
+      q->bind(7, Ms(*in_doubt_since));
+    } else {
+      q->bind(7);  // NULL
+    }
     if (q.Exec() == 0) return NotUndelivered(c, id);
     AppendAttempt(c, id, now, code, error);
     return Ok();

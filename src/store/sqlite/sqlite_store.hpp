@@ -84,8 +84,8 @@ class SqliteStore final : public Store, public PipelineStore, public Outbox {
   Result<std::string> InstallationId() override;
 
   // Outbox
-  Result<std::vector<std::string>> ClaimChannels(const std::string& owner, TimePoint now,
-                                                 Millis lease, int max) override;
+  Result<std::vector<ClaimedChannel>> ClaimChannels(const std::string& owner, TimePoint now,
+                                                    Millis lease, int max) override;
   Result<void> RenewLease(const std::string& channel, const std::string& owner, TimePoint now,
                           Millis lease) override;
   Result<void> ReleaseChannel(const std::string& channel, const std::string& owner) override;
@@ -96,7 +96,8 @@ class SqliteStore final : public Store, public PipelineStore, public Outbox {
                         const std::string& channel_id, TimePoint now) override;
   Result<bool> RecordSent(const SentPost& sent) override;
   Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt, const std::string& code,
-                          const std::string& error, TimePoint now, bool keep_in_doubt) override;
+                          const std::string& error, TimePoint now,
+                          std::optional<TimePoint> in_doubt_since) override;
   Result<void> MarkFinal(int64_t id, domain::DeliveryState state, const std::string& code,
                          const std::string& error, TimePoint now) override;
   Result<std::optional<std::string>> GetThreadRoot(const std::string& project,

@@ -36,6 +36,46 @@ TEST_F(Delivery, PostsArriveRenderedAndInOrderPerChannel) {
   EXPECT_EQ(Row(a.front()).channel_id, alerts_);
   EXPECT_EQ(Row(b.back()).state, DeliveryState::kSent);
   EXPECT_EQ(emu_->TotalPosts(), 50u);
+  // Every lease was released after its records: no channel was taken for one left standing.
+  EXPECT_EQ(Counter("tocsin_delivery_reconciles_total", {"not_found"}), 0);
+  EXPECT_EQ(Counter("tocsin_delivery_reconciles_total", {"found"}), 0);
+}
+
+// A sender that died after Mattermost created its post and before the record: its lease row is
+// all that says so (docs/decisions/0004). The restarted instance (same owner name) must look
+// before it sends anything in that channel.
+TEST_F(Delivery, ALeaseLeftStandingByACrashedSenderIsReconciledBeforeAnythingIsSent) {
+  const auto ids = EnqueueNew(0, 3, "sec/alerts");
+  const auto ops_ids = EnqueueNew(3, 5, ops_);
+  // The dead process: it claimed both channels and created the first post of one.
+  auto claimed = store_->ClaimChannels(TestOptions().owner, clock_->Now(), 60s, 10);
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 2u);
+  for (const auto& claim : *claimed) EXPECT_FALSE(claim.unreleased_since) << "fresh claims";
+  auto installation = store_->InstallationId();
+  ASSERT_TRUE(installation);
+  auto http = net::MakeCurlHttpClient({});
+  mattermost::Client client(*http, emu_->base_url(), Secret(token_));
+  // Without its pending_post_id: the server's 30 s de-dup must not be what prevents a second
+  // post here, the look-up must.
+  json body = {{"channel_id", alerts_},
+               {"message", "posted by the process that died"},
+               {"props",
+                {{"tocsin_delivery_id", std::to_string(ids[0])},
+                 {"tocsin_installation", *installation},
+                 {"from_tocsin", "true"}}}};
+  auto created = client.CreatePost(body);
+  ASSERT_TRUE(created) << created.error().ToString();
+
+  StartEngine();
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  ASSERT_TRUE(WaitState(ops_ids.back(), DeliveryState::kSent));
+  EXPECT_EQ(PostedIds(alerts_), ids) << "the first one once, from before the crash";
+  EXPECT_EQ(PostedIds(ops_), ops_ids);
+  EXPECT_EQ(Row(ids[0]).post_id, created->id);
+  EXPECT_EQ(Counter("tocsin_delivery_reconciles_total", {"found"}), 1);
+  EXPECT_EQ(Counter("tocsin_delivery_reconciles_total", {"not_found"}), 1) << "ops, looked at";
+  EXPECT_EQ(emu_->TotalPosts(), 5u);
 }
 
 TEST_F(Delivery, AStatusChangeRepliesUnderTheFirstPostAndUpdatesIt) {

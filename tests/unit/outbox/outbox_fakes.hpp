@@ -62,14 +62,15 @@ class FakeOutbox final : public store::Outbox {
     return roots_;
   }
 
-  Result<std::vector<std::string>> ClaimChannels(const std::string& owner, TimePoint now,
-                                                 Millis lease, int max) override {
+  Result<std::vector<store::ClaimedChannel>> ClaimChannels(const std::string& owner,
+                                                            TimePoint now, Millis lease,
+                                                            int max) override {
     std::lock_guard lock(mu_);
     std::vector<std::pair<TimePoint, std::string>> due;
     for (const auto& [channel, head] : HeadsLocked()) {
       auto l = leases_.find(channel);
-      const bool live = l != leases_.end() && l->second.second > now;
-      if (live && l->second.first != owner) continue;
+      const bool live = l != leases_.end() && l->second.until > now;
+      if (live && l->second.owner != owner) continue;
       if (head->state == DeliveryState::kPending && head->next_attempt_at <= now) {
         due.emplace_back(head->next_attempt_at, channel);
       } else if (head->state == DeliveryState::kSending && !live) {
@@ -77,11 +78,19 @@ class FakeOutbox final : public store::Outbox {
       }
     }
     std::sort(due.begin(), due.end());
-    std::vector<std::string> out;
+    std::vector<store::ClaimedChannel> out;
     for (const auto& [at, channel] : due) {
       if (static_cast<int>(out.size()) >= max) break;
-      leases_[channel] = {owner, now + lease};
-      out.push_back(channel);
+      store::ClaimedChannel claim{channel, std::nullopt};
+      auto l = leases_.find(channel);
+      if (l == leases_.end()) {
+        leases_[channel] = {owner, now + lease, now};
+      } else {
+        claim.unreleased_since = l->second.since;
+        l->second.owner = owner;
+        l->second.until = now + lease;
+      }
+      out.push_back(std::move(claim));
     }
     return out;
   }
@@ -89,22 +98,22 @@ class FakeOutbox final : public store::Outbox {
                           Millis lease) override {
     std::lock_guard lock(mu_);
     auto l = leases_.find(channel);
-    if (l == leases_.end() || l->second.first != owner) return Fail("conflict", "not leased");
-    l->second.second = now + lease;
+    if (l == leases_.end() || l->second.owner != owner) return Fail("conflict", "not leased");
+    l->second.until = now + lease;
     calls_.push_back("RenewLease " + channel);
     return {};
   }
   Result<void> ReleaseChannel(const std::string& channel, const std::string& owner) override {
     std::lock_guard lock(mu_);
     auto l = leases_.find(channel);
-    if (l != leases_.end() && l->second.first == owner) leases_.erase(l);
+    if (l != leases_.end() && l->second.owner == owner) leases_.erase(l);
     return {};
   }
   std::optional<TimePoint> LeaseUntil(const std::string& channel) {
     std::lock_guard lock(mu_);
     auto l = leases_.find(channel);
     if (l == leases_.end()) return std::nullopt;
-    return l->second.second;
+    return l->second.until;
   }
   Result<std::vector<store::DeliveryRecord>> ChannelQueue(const std::string& channel,
                                                           int limit) override {
@@ -128,7 +137,7 @@ class FakeOutbox final : public store::Outbox {
       TimePoint t = head->next_attempt_at;
       if (head->state == DeliveryState::kSending) {
         auto l = leases_.find(channel);
-        t = l == leases_.end() ? TimePoint{} : l->second.second;
+        t = l == leases_.end() ? TimePoint{} : l->second.until;
       }
       if (!due || t < *due) due = t;
     }
@@ -188,20 +197,25 @@ class FakeOutbox final : public store::Outbox {
     return true;
   }
   Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt, const std::string& code,
-                          const std::string& error, TimePoint now, bool keep_in_doubt) override {
+                          const std::string& error, TimePoint now,
+                          std::optional<TimePoint> in_doubt_since) override {
     std::lock_guard lock(mu_);
     if (auto r = CheckLocked({id}); !r) return r;
     auto& d = rows_[id];
-    d.state = keep_in_doubt && d.in_doubt_since ? DeliveryState::kSending
-                                                : DeliveryState::kPending;
+    if (in_doubt_since) {
+      if (!d.in_doubt_since) d.in_doubt_since = in_doubt_since;
+    } else {
+      d.in_doubt_since.reset();
+    }
+    d.state = d.in_doubt_since ? DeliveryState::kSending : DeliveryState::kPending;
     d.next_attempt_at = next;
     if (count_attempt) ++d.attempts;
     d.last_error_code = code;
     d.last_error = error;
-    if (!keep_in_doubt) d.in_doubt_since.reset();
     d.updated_at = now;
     calls_.push_back("Reschedule " + std::to_string(id) + " " + code +
-                     (count_attempt ? " counted" : " not_counted"));
+                     (count_attempt ? " counted" : " not_counted") +
+                     (d.in_doubt_since ? " in_doubt" : ""));
     return {};
   }
   Result<void> MarkFinal(int64_t id, DeliveryState state, const std::string& code,
@@ -291,7 +305,12 @@ class FakeOutbox final : public store::Outbox {
   std::mutex mu_;
   int64_t last_id_ = 0;
   std::map<int64_t, store::DeliveryRecord> rows_;
-  std::map<std::string, std::pair<std::string, TimePoint>> leases_;
+  struct Lease {
+    std::string owner;
+    TimePoint until{};
+    TimePoint since{};  // when the row was first taken (kept across take-overs)
+  };
+  std::map<std::string, Lease> leases_;
   std::map<std::tuple<std::string, std::string, std::string>, std::string> roots_;
   std::vector<std::string> calls_;
   bool fail_writes_ = false;

@@ -75,6 +75,18 @@ struct Rig {
     pipeline.Run(job);
     return job;
   }
+  // The head of a channel the engine claimed over a lease left standing since `since`.
+  Job RunSuspect(TimePoint since, const std::string& channel = kChannel) {
+    queue = *outbox.ChannelQueue(channel, 100);
+    Job job;
+    job.queue = queue;
+    job.client = &client;
+    job.suspect = true;
+    job.in_doubt_since = since;
+    job.doubt_open = true;
+    pipeline.Run(job);
+    return job;
+  }
 
   double Count(const std::string& outcome, const std::string& reason) {
     return metrics.Counter("tocsin_deliveries_total", "", {}).Get({outcome, reason});
@@ -113,15 +125,18 @@ TEST(Pipeline, TheBuilderReadsTopToBottom) {
 
 // ---- send --------------------------------------------------------------------------------------
 
-TEST(Send, TheDeliveryIsInDoubtBeforeTheCreateGoesOut) {
+TEST(Send, ASinglePostIsNotMarkedBeforeItGoesItsRecordIsTheOneWrite) {
+  // A crash before the record is told by the channel's lease (docs/decisions/0004), so the
+  // delivery row is written once, after the answer.
   Rig rig;
   const int64_t id = rig.AddNew(1);
   bool checked = false;
   rig.http.OnRequest([&](const FakeMattermost::Request& r) {
     if (r.method != "POST") return;
     const auto row = rig.outbox.Row(id);
-    EXPECT_EQ(row.state, DeliveryState::kSending);
-    EXPECT_TRUE(row.in_doubt_since.has_value());
+    EXPECT_EQ(row.state, DeliveryState::kPending);
+    EXPECT_FALSE(row.in_doubt_since.has_value());
+    EXPECT_TRUE(rig.outbox.Calls().empty());
     checked = true;
   });
   const Job job = rig.Run();
@@ -163,20 +178,52 @@ TEST(Send, ANewFindingsPostBecomesItsThreadRootBeforeItIsMarkedSent) {
             std::make_tuple(std::string("acme"), std::string("fp-1"), kChannelId));
   EXPECT_EQ(roots.begin()->second, job.outcome.post_id);
   const auto calls = rig.outbox.Calls();
-  ASSERT_EQ(calls.size(), 3u);
-  EXPECT_THAT(calls[0], HasSubstr("MarkInDoubt"));
-  EXPECT_THAT(calls[1], HasSubstr("PutThreadRoot"));
-  EXPECT_THAT(calls[2], HasSubstr("MarkSent"));
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_THAT(calls[0], HasSubstr("PutThreadRoot"));
+  EXPECT_THAT(calls[1], HasSubstr("MarkSent"));
 }
 
-TEST(Send, AStoreThatCannotMarkInDoubtSendsNothing) {
+TEST(Send, ADigestIsMarkedInDoubtAsAWholeBeforeItGoes) {
+  // After a crash, the set a digest covered must be known: it is marked, committed, first.
   Rig rig;
-  rig.AddNew(1);
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(rig.AddNew(i));
+  bool checked = false;
+  rig.http.OnRequest([&](const FakeMattermost::Request& r) {
+    if (r.method != "POST" || checked) return;
+    const auto mark = rig.outbox.Row(ids[0]).in_doubt_since;
+    ASSERT_TRUE(mark.has_value());
+    for (int64_t id : ids) {
+      EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kSending) << id;
+      EXPECT_EQ(rig.outbox.Row(id).in_doubt_since, mark) << id;
+    }
+    checked = true;
+  });
+  const Job job = rig.Run();
+  EXPECT_TRUE(checked);
+  EXPECT_TRUE(job.digest);
+  EXPECT_THAT(rig.outbox.Calls().front(), HasSubstr("MarkInDoubt"));
+}
+
+TEST(Send, AStoreThatCannotMarkADigestSendsNothing) {
+  Rig rig;
+  for (int i = 0; i < 12; ++i) rig.AddNew(i);
   rig.outbox.FailWrites(true);
   const Job job = rig.Run();
   EXPECT_TRUE(rig.http.Posts().empty());
   EXPECT_FALSE(job.store_error.empty());
   EXPECT_EQ(job.outcome.kind, OutcomeKind::kAborted);
+}
+
+TEST(Send, ASinglePostWhoseRecordFailsSaysSoForTheWorkerToKeepTheLease) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  rig.outbox.FailWrites(true);
+  const Job job = rig.Run();
+  EXPECT_EQ(rig.http.Posts().size(), 1u) << "posted; only the record failed";
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  EXPECT_FALSE(job.store_error.empty());
+  EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kPending);
 }
 
 // ---- record ------------------------------------------------------------------------------------
@@ -372,6 +419,69 @@ TEST(Reconcile, AFailedLookupRetriesAndKeepsTheDoubt) {
   EXPECT_EQ(row.attempts, 1);
   ASSERT_TRUE(job.hold_lease_until.has_value());
   EXPECT_EQ(*job.hold_lease_until, job.outcome.next);
+}
+
+// A channel claimed over a lease left standing: its head may have gone out as a single post.
+
+TEST(Reconcile, ALeaseLeftStandingMakesTheHeadLookedForFirst) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  const TimePoint since = rig.clock.Now() + Millis(2000);  // the lease is younger than the row
+  rig.http.Seed(
+      "found4found4found4found4fo",
+      {{"message", "x"},
+       {"props", {{"tocsin_delivery_id", std::to_string(id)}, {"tocsin_installation", "inst"}}}});
+  const Job job = rig.RunSuspect(since);
+  EXPECT_TRUE(rig.http.Posts().empty());
+  EXPECT_EQ(job.outcome.reason, "reconciled");
+  EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kSent);
+  EXPECT_EQ(rig.outbox.Row(id).post_id, "found4found4found4found4fo");
+  EXPECT_EQ(rig.http.last_since(), std::to_string(ToUnixMillis(since - Millis(60000))));
+  EXPECT_EQ(rig.metrics.Counter("tocsin_delivery_reconciles_total", "", {}).Get({"found"}), 1);
+}
+
+TEST(Reconcile, ALeaseLeftStandingWithNothingPostedSendsTheHeadOnce) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  const Job job = rig.RunSuspect(rig.clock.Now());
+  ASSERT_EQ(rig.http.Posts().size(), 1u);
+  EXPECT_EQ(rig.http.Posts()[0].body["pending_post_id"], "inst-" + std::to_string(id));
+  EXPECT_EQ(job.outcome.reason, "ok");
+  EXPECT_EQ(rig.metrics.Counter("tocsin_delivery_reconciles_total", "", {}).Get({"not_found"}), 1);
+}
+
+TEST(Reconcile, AnUnmarkedHeadFoundPostedSettlesAloneEvenWhereADigestWouldForm) {
+  // Only a single post can be unrecorded without a mark; the rest of the run is still queued.
+  Rig rig;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 15; ++i) ids.push_back(rig.AddNew(i));
+  rig.http.Seed("single4single4single4singl",
+                {{"message", "x"},
+                 {"props",
+                  {{"tocsin_delivery_id", std::to_string(ids[0])},
+                   {"tocsin_installation", "inst"}}}});
+  const Job job = rig.RunSuspect(rig.clock.Now());
+  EXPECT_FALSE(job.digest);
+  EXPECT_EQ(job.covered, 1u);
+  EXPECT_EQ(job.outcome.reason, "reconciled");
+  EXPECT_EQ(rig.outbox.Row(ids[0]).post_id, "single4single4single4singl");
+  EXPECT_EQ(rig.outbox.Row(ids[1]).state, DeliveryState::kPending);
+  EXPECT_TRUE(rig.http.Posts().empty());
+}
+
+TEST(Reconcile, AFailedLookupOfASuspectHeadMarksItInDoubtInTheRow) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  const TimePoint since = rig.clock.Now() - Millis(7000);
+  rig.http.Next("GET /api/v4/channels/" + kChannelId + "/posts",
+                JsonAnswer(503, {{"id", "x"}, {"message", "down"}}));
+  const Job job = rig.RunSuspect(since);
+  EXPECT_TRUE(rig.http.Posts().empty());
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kRetry);
+  const auto row = rig.outbox.Row(id);
+  EXPECT_EQ(row.state, DeliveryState::kSending) << "the doubt outlives the lease now";
+  EXPECT_EQ(row.in_doubt_since, since);
+  ASSERT_TRUE(job.hold_lease_until.has_value());
 }
 
 // ---- coalesce ----------------------------------------------------------------------------------
@@ -708,12 +818,13 @@ TEST(Resolve, AnArchivedChannelFailsWithoutPosting) {
 TEST(Network, ALostAnswerKeepsTheDeliveryInDoubtAndHoldsTheChannel) {
   Rig rig;
   const int64_t id = rig.AddNew(1);
+  const TimePoint sent_at = rig.clock.Now();
   rig.http.Next("POST /api/v4/posts", NetFailure(net::NetErrorKind::kTimeout));
   const Job job = rig.Run();
   EXPECT_EQ(job.outcome.kind, OutcomeKind::kRetry);
   const auto row = rig.outbox.Row(id);
   EXPECT_EQ(row.state, DeliveryState::kSending);
-  EXPECT_TRUE(row.in_doubt_since.has_value());
+  EXPECT_EQ(row.in_doubt_since, sent_at) << "marked with the reschedule, from the send's start";
   EXPECT_EQ(row.attempts, 1);
   ASSERT_TRUE(job.hold_lease_until.has_value());
   EXPECT_EQ(*job.hold_lease_until, job.outcome.next);

@@ -131,10 +131,15 @@ DeliveryRecord Delivery(Outbox& o, int64_t id) {
   return d && d->has_value() ? **d : DeliveryRecord{};
 }
 
+// The names of the channels claimed.
 std::vector<std::string> Claim(Outbox& o, const std::string& owner, TimePoint now, int max = 10) {
   auto r = o.ClaimChannels(owner, now, kLease, max);
   EXPECT_TRUE(r) << r.error().message;
-  return r ? *r : std::vector<std::string>{};
+  std::vector<std::string> names;
+  if (r) {
+    for (const auto& claim : *r) names.push_back(claim.channel);
+  }
+  return names;
 }
 
 // The ids of a listing, in its order (a failed listing fails the test and gives none).
@@ -872,7 +877,7 @@ TEST_P(PipelineSuite, AChannelIsClaimedOnlyWhenItsHeadIsDue) {
 
   // The head backs off; the second delivery is due but must wait behind it.
   ASSERT_TRUE(
-      outbox().Reschedule(first, At(100), true, "server_error", "HTTP 502", At(12), false));
+      outbox().Reschedule(first, At(100), true, "server_error", "HTTP 502", At(12), std::nullopt));
   EXPECT_THAT(Claim(outbox(), "w1", At(50)), IsEmpty());
   EXPECT_THAT(Claim(outbox(), "w2", At(99)), IsEmpty());
   EXPECT_THAT(Claim(outbox(), "w1", At(100)), ElementsAre("team/a"));
@@ -961,12 +966,12 @@ TEST_P(PipelineSuite, OutcomesOnDeliveredRowsAreRefused) {
   EXPECT_EQ(Delivery(outbox(), a).post_id, "p");
   for (auto r :
        {outbox().MarkInDoubt({a}, At(2)),
-        outbox().Reschedule(a, At(9), true, "x", "y", At(2), false),
+        outbox().Reschedule(a, At(9), true, "x", "y", At(2), std::nullopt),
         outbox().MarkFinal(a, DeliveryState::kDead, "x", "y", At(2))}) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, "conflict");
   }
-  auto unknown = outbox().Reschedule(a + 1000, At(9), true, "x", "y", At(2), false);
+  auto unknown = outbox().Reschedule(a + 1000, At(9), true, "x", "y", At(2), std::nullopt);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, "not_found");
   auto empty = outbox().MarkSent({}, "p", "c", At(2));
@@ -1025,7 +1030,7 @@ TEST_P(PipelineSuite, RescheduleCountsAnAttemptOnlyWhenAsked) {
   CreateProject(pipeline(), "web");
   const int64_t id = Enqueue(pipeline(), "web", "team/a", At(0));
   ASSERT_TRUE(outbox().MarkInDoubt({id}, At(1)));
-  ASSERT_TRUE(outbox().Reschedule(id, At(3), true, "server_error", "HTTP 502", At(2), false));
+  ASSERT_TRUE(outbox().Reschedule(id, At(3), true, "server_error", "HTTP 502", At(2), std::nullopt));
   DeliveryRecord d = Delivery(outbox(), id);
   EXPECT_EQ(d.state, DeliveryState::kPending);
   EXPECT_EQ(d.attempts, 1);
@@ -1035,7 +1040,7 @@ TEST_P(PipelineSuite, RescheduleCountsAnAttemptOnlyWhenAsked) {
   EXPECT_FALSE(d.in_doubt_since.has_value());
   EXPECT_EQ(d.updated_at, At(2));
 
-  ASSERT_TRUE(outbox().Reschedule(id, At(60), false, "rate_limited", "HTTP 429", At(4), false));
+  ASSERT_TRUE(outbox().Reschedule(id, At(60), false, "rate_limited", "HTTP 429", At(4), std::nullopt));
   d = Delivery(outbox(), id);
   EXPECT_EQ(d.attempts, 1) << "a 429 is not a failure";
   EXPECT_EQ(d.next_attempt_at, At(60));
@@ -1055,7 +1060,7 @@ TEST_P(PipelineSuite, RescheduleCanKeepTheInDoubtMarkInTheSameWrite) {
   CreateProject(pipeline(), "web");
   const int64_t id = Enqueue(pipeline(), "web", "team/a", At(0));
   ASSERT_TRUE(outbox().MarkInDoubt({id}, At(1)));
-  ASSERT_TRUE(outbox().Reschedule(id, At(30), true, "timeout", "no answer", At(2), true));
+  ASSERT_TRUE(outbox().Reschedule(id, At(30), true, "timeout", "no answer", At(2), At(2)));
   const DeliveryRecord d = Delivery(outbox(), id);
   EXPECT_EQ(d.state, DeliveryState::kSending) << "still in doubt: the next try looks first";
   ASSERT_TRUE(d.in_doubt_since.has_value());
@@ -1063,6 +1068,73 @@ TEST_P(PipelineSuite, RescheduleCanKeepTheInDoubtMarkInTheSameWrite) {
   EXPECT_EQ(d.next_attempt_at, At(30));
   EXPECT_EQ(d.attempts, 1);
   EXPECT_EQ(d.last_error_code, "timeout");
+}
+
+TEST_P(PipelineSuite, RescheduleMarksAnUnmarkedDeliveryInDoubtAndClearsAMarkWhenTold) {
+  // A single post is not marked before it goes (docs/decisions/0004): a lost answer marks it
+  // with its reschedule.
+  CreateProject(pipeline(), "web");
+  const int64_t id = Enqueue(pipeline(), "web", "team/a", At(0));
+  ASSERT_TRUE(outbox().Reschedule(id, At(30), true, "timeout", "no answer", At(5), At(4)));
+  DeliveryRecord d = Delivery(outbox(), id);
+  EXPECT_EQ(d.state, DeliveryState::kSending);
+  EXPECT_EQ(d.in_doubt_since, At(4));
+  EXPECT_EQ(d.next_attempt_at, At(30));
+  ASSERT_TRUE(outbox().Reschedule(id, At(60), true, "server_error", "HTTP 503", At(31),
+                                  std::nullopt));
+  d = Delivery(outbox(), id);
+  EXPECT_EQ(d.state, DeliveryState::kPending);
+  EXPECT_FALSE(d.in_doubt_since.has_value());
+  EXPECT_EQ(d.attempts, 2);
+}
+
+// The lease as the in-doubt marker of a single post (docs/decisions/0004): a claim says when it
+// found a lease row standing, and since when that row stood.
+std::vector<ClaimedChannel> ClaimAll(Outbox& o, const std::string& owner, TimePoint now) {
+  auto r = o.ClaimChannels(owner, now, kLease, 10);
+  EXPECT_TRUE(r) << r.error().message;
+  return r ? *r : std::vector<ClaimedChannel>{};
+}
+
+TEST_P(PipelineSuite, AClaimSaysWhenItFoundALeaseLeftStanding) {
+  CreateProject(pipeline(), "web");
+  Enqueue(pipeline(), "web", "team/a", At(0));
+  EXPECT_THAT(ClaimAll(outbox(), "w1", At(1)),
+              ElementsAre(ClaimedChannel{"team/a", std::nullopt}))
+      << "nobody held it";
+  ASSERT_TRUE(outbox().ReleaseChannel("team/a", "w1"));
+  EXPECT_THAT(ClaimAll(outbox(), "w1", At(2)),
+              ElementsAre(ClaimedChannel{"team/a", std::nullopt}))
+      << "released cleanly";
+
+  // Not released: the same owner after a restart finds its own row, from when it was taken.
+  EXPECT_THAT(ClaimAll(outbox(), "w1", At(10)), ElementsAre(ClaimedChannel{"team/a", At(2)}));
+  // Another owner, once it lapsed: the row's start is kept across the take-over, since the
+  // first holder's unrecorded post is no older than that.
+  EXPECT_THAT(ClaimAll(outbox(), "w2", At(10) + kLease),
+              ElementsAre(ClaimedChannel{"team/a", At(2)}));
+  ASSERT_TRUE(outbox().ReleaseChannel("team/a", "w2"));
+  EXPECT_THAT(ClaimAll(outbox(), "w2", At(100)),
+              ElementsAre(ClaimedChannel{"team/a", std::nullopt}));
+}
+
+TEST_P(PipelineSuite, ARecordThatReleasesLeavesNoLeaseStanding) {
+  CreateProject(pipeline(), "web");
+  const int64_t id = Enqueue(pipeline(), "web", "team/a", At(0));
+  ASSERT_THAT(ClaimAll(outbox(), "w1", At(1)), ElementsAre(ClaimedChannel{"team/a", std::nullopt}));
+  SentPost sent;
+  sent.ids = {id};
+  sent.post_id = "post1post1post1post1post1p";
+  sent.channel_id = "chan1chan1chan1chan1chan1c";
+  sent.now = At(2);
+  sent.project = "web";
+  sent.channel = "team/a";
+  sent.release_owner = "w1";
+  auto released = outbox().RecordSent(sent);
+  ASSERT_TRUE(released);
+  EXPECT_TRUE(*released);
+  Enqueue(pipeline(), "web", "team/a", At(3));
+  EXPECT_THAT(ClaimAll(outbox(), "w1", At(4)), ElementsAre(ClaimedChannel{"team/a", std::nullopt}));
 }
 
 TEST_P(PipelineSuite, MarkFinalTakesADeliveryOutOfItsQueue) {
@@ -1099,7 +1171,7 @@ TEST_P(PipelineSuite, RetryRevivesOnlyFailedOrDeadDeliveries) {
   const int64_t failed = Enqueue(pipeline(), "web", "team/c", At(0));
   const int64_t dead = Enqueue(pipeline(), "web", "team/d", At(0));
   ASSERT_TRUE(outbox().MarkSent({sent}, "p", "c", At(1)));
-  ASSERT_TRUE(outbox().Reschedule(failed, At(2), true, "e", "e", At(1), false));
+  ASSERT_TRUE(outbox().Reschedule(failed, At(2), true, "e", "e", At(1), std::nullopt));
   ASSERT_TRUE(outbox().MarkFinal(failed, DeliveryState::kFailed, "forbidden", "403", At(2)));
   ASSERT_TRUE(outbox().MarkFinal(dead, DeliveryState::kDead, "expired", "ttl", At(2)));
   const size_t audit_before = AuditCount(*store_);
@@ -1138,7 +1210,7 @@ TEST_P(PipelineSuite, NextDueIsTheEarliestQueueHead) {
 
   const int64_t head = Enqueue(pipeline(), "web", "team/a", At(0));
   Enqueue(pipeline(), "web", "team/a", At(1));  // due, but behind the head
-  ASSERT_TRUE(outbox().Reschedule(head, At(60), true, "server_error", "502", At(2), false));
+  ASSERT_TRUE(outbox().Reschedule(head, At(60), true, "server_error", "502", At(2), std::nullopt));
   auto next = outbox().NextDue();
   ASSERT_TRUE(next && next->has_value());
   EXPECT_EQ(**next, At(60)) << "a tail behind a backed-off head is not due";
@@ -1298,7 +1370,7 @@ TEST_P(PipelineSuite, ADeliveryInDoubtIsSendingInEveryView) {
   EXPECT_THAT(QueueIds(outbox(), "team/a"), ElementsAre(doubt, waiting));
 
   // Rescheduled, it is pending again; marked again, sending again.
-  ASSERT_TRUE(outbox().Reschedule(doubt, At(5), true, "server_error", "HTTP 502", At(2), false));
+  ASSERT_TRUE(outbox().Reschedule(doubt, At(5), true, "server_error", "HTTP 502", At(2), std::nullopt));
   EXPECT_EQ(Delivery(outbox(), doubt).state, DeliveryState::kPending);
   ASSERT_TRUE(outbox().MarkInDoubt({doubt}, At(6)));
   EXPECT_EQ(Delivery(outbox(), doubt).state, DeliveryState::kSending);

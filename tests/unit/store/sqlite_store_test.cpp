@@ -225,6 +225,40 @@ TEST(SqliteStore, Migration4KeepsDeliveriesLeftInDoubtInDoubt) {
             "deliveries_unsent");
 }
 
+TEST(SqliteStore, Migration5KeepsALeaseLeftStandingWithAnUnknownStart) {
+  // A version-4 database that a crashed tocsin left with a lease on a channel with work.
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  const auto& all = sqlite::Migrations();
+  ASSERT_GE(all.size(), 5u);
+  const std::vector<Migration> v4(all.begin(), all.begin() + 4);
+  {
+    auto store = sqlite::SqliteStore::Open(path, {.migrations = &v4});
+    ASSERT_TRUE(store) << store.error().message;
+  }
+  {
+    RawDb raw(path);
+    ASSERT_EQ(raw.Exec("INSERT INTO projects (name, display_name, url, created_at) "
+                       "VALUES ('web', '', '', 1)"),
+              SQLITE_OK);
+    ASSERT_EQ(raw.Exec("INSERT INTO deliveries (project, channel, event_type, state, created_at, "
+                       "updated_at, next_attempt_at, expires_at) VALUES "
+                       "('web', 'team/a', 'scan.completed', 'pending', 1, 1, 1, 99)"),
+              SQLITE_OK);
+    ASSERT_EQ(raw.Exec("INSERT INTO channel_leases (channel, owner, lease_until) "
+                       "VALUES ('team/a', 'host:/var/lib/tocsin', 5)"),
+              SQLITE_OK);
+  }
+  auto store = sqlite::SqliteStore::Open(path);
+  ASSERT_TRUE(store) << store.error().message;
+  auto claimed = (*store)->pipeline().outbox().ClaimChannels("host:/var/lib/tocsin",
+                                                            FromUnixMillis(10), Millis(30000), 5);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].unreleased_since, FromUnixMillis(0))
+      << "left standing, since an unknown time (the head's own age bounds the look-up)";
+}
+
 TEST(SqliteStore, FailedMigrationRollsBackAndNamesIt) {
   TempDir tmp;
   const std::string path = (tmp.path() / "t.db").string();
