@@ -9,7 +9,7 @@ build_pkgs=(
   libcurl4-openssl-dev libssl-dev zlib1g-dev
   libsqlite3-dev libsqlitecpp-dev libpq-dev libpqxx-dev
   libsodium-dev libsimdjson-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  libcli11-dev libtomlplusplus-dev libexpected-dev
+  libcli11-dev libtomlplusplus-dev libexpected-dev libjemalloc-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev

@@ -1,10 +1,10 @@
 // Handlers for projects, project links, events, findings and deliveries (SPEC §5).
-#include <malloc.h>
 
 #include <algorithm>
 #include <charconv>
 
 #include "api/api_impl.hpp"
+#include "core/memory.hpp"
 #include "ingest/event_reader.hpp"
 #include "ingest/sarif.hpp"
 
@@ -278,7 +278,7 @@ Response Api::PostScan(const Request& req, const std::string& name, const Princi
     // requests cannot all reuse: free the findings now, not after the answer, and give that
     // memory back to the system (docs/performance.md, figure 8d).
     std::vector<domain::Finding>().swap(parsed->findings);
-    malloc_trim(0);
+    ReturnFreeMemory();
   }
   return JsonResponse(201, body);
 }

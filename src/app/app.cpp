@@ -12,6 +12,7 @@
 
 #include "api/api.hpp"
 #include "api/http_server.hpp"
+#include "core/memory.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/version.hpp"
@@ -283,8 +284,9 @@ int RunServe(const config::Settings& settings) {
     spdlog::error("cannot start: {} — {}", r.error().message, r.error().hint);
     return 1;
   }
-  spdlog::info("tocsin {} serving port={} data_dir={} database={}", kVersion, (*app)->Port(),
-               settings.data_dir, settings.database.empty() ? "sqlite (data dir)" : "configured");
+  spdlog::info("tocsin {} serving port={} data_dir={} database={} allocator={}", kVersion,
+               (*app)->Port(), settings.data_dir,
+               settings.database.empty() ? "sqlite (data dir)" : "configured", AllocatorName());
   if (!(*app)->CreatedAdminTokenPath().empty()) {
     spdlog::info("first start: an admin API token was written to {} (mode 0600); use it as "
                  "'Authorization: Bearer <token>' or to sign in to the web UI",
