@@ -1,6 +1,7 @@
 #include "mattermost/client.hpp"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <cctype>
@@ -134,6 +135,61 @@ Post ParsePost(nlohmann::json& j) {
   p.edit_at = GetInt(j, "edit_at");
   p.delete_at = GetInt(j, "delete_at");
   if (auto it = j.find("props"); it != j.end() && it->is_object()) p.props = std::move(*it);
+  return p;
+}
+
+// A post's fields but its props, read straight off the answer: the props of a created post are
+// what the sender sent (and most of its bytes), so a sender that needs only the id need not
+// build them. nullopt when the body is not a JSON object.
+std::optional<Post> ReadPostWithoutProps(std::string_view body) {
+  thread_local simdjson::ondemand::parser parser;  // its buffers are reused per thread
+  const simdjson::padded_string padded(body);
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object object;
+  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(object) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  Post p;
+  const auto text = [](simdjson::ondemand::value& v, std::string& out) {
+    std::string_view s;
+    if (v.get_string().get(s) == simdjson::SUCCESS) out.assign(s);
+  };
+  const auto number = [](simdjson::ondemand::value& v, int64_t& out) {
+    int64_t n = 0;
+    if (v.get_int64().get(n) == simdjson::SUCCESS) out = n;
+  };
+  for (auto field : object) {
+    std::string_view key;
+    simdjson::ondemand::value value;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
+        field.value().get(value) != simdjson::SUCCESS) {
+      return std::nullopt;
+    }
+    if (key == "id") {
+      text(value, p.id);
+    } else if (key == "channel_id") {
+      text(value, p.channel_id);
+    } else if (key == "root_id") {
+      text(value, p.root_id);
+    } else if (key == "user_id") {
+      text(value, p.user_id);
+    } else if (key == "message") {
+      text(value, p.message);
+    } else if (key == "pending_post_id") {
+      text(value, p.pending_post_id);
+    } else if (key == "create_at") {
+      number(value, p.create_at);
+    } else if (key == "update_at") {
+      number(value, p.update_at);
+    } else if (key == "edit_at") {
+      number(value, p.edit_at);
+    } else if (key == "delete_at") {
+      number(value, p.delete_at);
+    }  // anything else (props above all) is skipped unread
+  }
+  // Anything after the object (simdjson reads lazily: only now is the rest looked at).
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;
   return p;
 }
 
@@ -356,8 +412,8 @@ ApiError ErrorFromNetError(const net::NetError& net_error, std::string_view toke
 Client::Client(net::HttpClient& http, std::string base_url, Secret token)
     : http_(http), base_url_(NormalizeBaseUrl(base_url)), token_(std::move(token)) {}
 
-ApiResult<Client::Reply> Client::Call(const std::string& method, const std::string& path,
-                                      const nlohmann::json* body, bool with_token) {
+ApiResult<net::HttpResponse> Client::Exchange(const std::string& method, const std::string& path,
+                                             const nlohmann::json* body, bool with_token) {
   net::HttpRequest request;
   request.method = method;
   request.url = base_url_ + "/api/v4" + path;
@@ -381,6 +437,14 @@ ApiResult<Client::Reply> Client::Call(const std::string& method, const std::stri
   if (response->status < 200 || response->status > 299) {
     return tl::unexpected(ErrorFromResponse(*response, token));
   }
+  return std::move(*response);
+}
+
+ApiResult<Client::Reply> Client::Call(const std::string& method, const std::string& path,
+                                      const nlohmann::json* body, bool with_token) {
+  auto response = Exchange(method, path, body, with_token);
+  if (!response) return tl::unexpected(std::move(response.error()));
+  const std::string& token = token_.Reveal();
   Reply reply;
   reply.body = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
   if (!reply.body.is_object() && !reply.body.is_array()) {
@@ -448,7 +512,16 @@ ApiResult<ChannelMember> Client::GetMyChannelMembership(const std::string& chann
   return member;
 }
 
-ApiResult<Post> Client::CreatePost(const nlohmann::json& post) {
+ApiResult<Post> Client::CreatePost(const nlohmann::json& post, ReadBack read) {
+  if (read == ReadBack::kWithoutProps) {
+    auto response = Exchange("POST", "/posts", &post, true);
+    if (!response) return tl::unexpected(std::move(response.error()));
+    std::optional<Post> created = ReadPostWithoutProps(response->body);
+    if (!created || created->id.empty()) {
+      return tl::unexpected(InvalidBody(*response, token_.Reveal(), "a post object"));
+    }
+    return std::move(*created);
+  }
   auto reply = Call("POST", "/posts", &post, true);
   if (!reply) return tl::unexpected(std::move(reply.error()));
   Post created = ParsePost(reply->body);

@@ -153,9 +153,12 @@ class Client {
                                       const std::string& channel_name);
   // GET /api/v4/channels/{id}/members/me (403 when the token's user is not a member).
   ApiResult<ChannelMember> GetMyChannelMembership(const std::string& channel_id);
+  // What of a created post to read back: everything, or all but its props (the attachments, most
+  // of its bytes, are what the sender sent; skipping them saves the sender a JSON tree per post).
+  enum class ReadBack { kAll, kWithoutProps };
   // POST /api/v4/posts with `post` as the body (channel_id, message, props, root_id,
   // pending_post_id…); the created post (201), or the original one for a repeated pending_post_id.
-  ApiResult<Post> CreatePost(const nlohmann::json& post);
+  ApiResult<Post> CreatePost(const nlohmann::json& post, ReadBack read = ReadBack::kAll);
   // PUT /api/v4/posts/{id}/patch.
   ApiResult<Post> PatchPost(const std::string& post_id, const nlohmann::json& patch);
   // GET /api/v4/posts/{id}.
@@ -174,6 +177,10 @@ class Client {
     nlohmann::json body;
     net::HttpResponse response;
   };
+  // One request; its 2xx answer unparsed, or the error (network, non-2xx) as an ApiError.
+  ApiResult<net::HttpResponse> Exchange(const std::string& method, const std::string& path,
+                                        const nlohmann::json* body, bool with_token);
+  // Exchange, with the answer parsed as JSON (an object or an array, else an invalid body).
   ApiResult<Reply> Call(const std::string& method, const std::string& path,
                         const nlohmann::json* body, bool with_token);
 

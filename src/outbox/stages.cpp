@@ -507,7 +507,7 @@ bool SendStage::Run(Job& job) {
       }
       ticket = permit.ticket;
     }
-    auto created = job.client->CreatePost(body);
+    auto created = job.client->CreatePost(body, mattermost::Client::ReadBack::kWithoutProps);
     pacer_.OnAnswer(ticket, *job.client, created ? nullptr : &created.error());
     ticket = 0;
     job.doubt_open = !created && MayHaveReachedServer(created.error());
@@ -733,7 +733,7 @@ void FollowUpStage::PostReplies(Job& job) {
         if (permit.stopping) break;
         continue;
       }
-      auto created = job.client->CreatePost(body);
+      auto created = job.client->CreatePost(body, mattermost::Client::ReadBack::kWithoutProps);
       pacer_.OnAnswer(permit.ticket, *job.client, created ? nullptr : &created.error());
       if (created) {
         result = "posted";

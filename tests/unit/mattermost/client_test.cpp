@@ -103,6 +103,40 @@ TEST_F(ClientTest, PatchGetAndPostsSince) {
   EXPECT_EQ(list->posts.at("a").pending_post_id, "x");
 }
 
+TEST_F(ClientTest, ACreatedPostCanBeReadBackWithoutItsProps) {
+  // The sender's read: every field but props, whatever their order and nesting.
+  const std::string answer =
+      R"({"props":{"attachments":[{"title":"x","fields":[{"a":{"b":[1,2,{"c":"}"}]}}]}]},)"
+      R"("id":"post4post4post4post4post4p","channel_id":")" +
+      std::string(kChannelId) +
+      R"(","message":"caf\u00e9 \"q\"","create_at":1796378400000,"root_id":"",)"
+      R"("pending_post_id":"pp1","metadata":{"embeds":[]},"is_pinned":false})";
+  server_.On("POST", "/mattermost/api/v4/posts", Text(201, "application/json", answer));
+  auto post = client_.CreatePost({{"channel_id", kChannelId}, {"message", "café"}},
+                                 Client::ReadBack::kWithoutProps);
+  ASSERT_TRUE(post) << post.error().ToString();
+  EXPECT_EQ(post->id, "post4post4post4post4post4p");
+  EXPECT_EQ(post->channel_id, kChannelId);
+  EXPECT_EQ(post->message, "café \"q\"");
+  EXPECT_EQ(post->pending_post_id, "pp1");
+  EXPECT_EQ(post->create_at, 1796378400000);
+  EXPECT_TRUE(post->props.empty());
+}
+
+TEST_F(ClientTest, ACreatedPostReadWithoutPropsStillRefusesABrokenAnswer) {
+  for (const std::string& answer :
+       {std::string(R"({"id":"post4post4post4post4post4p","message":"cut sh)"),
+        std::string(R"({"id":"post4post4post4post4post4p"} trailing)"),
+        std::string(R"(["post4post4post4post4post4p"])"), std::string(R"({"message":"no id"})"),
+        std::string("<html><title>Proxy</title></html>")}) {
+    server_.On("POST", "/mattermost/api/v4/posts", Text(201, "application/json", answer));
+    auto post = client_.CreatePost({{"channel_id", kChannelId}}, Client::ReadBack::kWithoutProps);
+    ASSERT_FALSE(post) << answer;
+    EXPECT_TRUE(post.error().invalid_body) << answer;
+    EXPECT_EQ(Classify(post.error()).reason, "invalid_response") << answer;
+  }
+}
+
 TEST_F(ClientTest, NonJsonSuccessIsInvalidBody) {
   server_.On("GET", "/mattermost/api/v4/users/me",
              Text(200, "text/html", "<html><head><title>Sign in</title></head></html>"));
