@@ -317,6 +317,39 @@ void PutThreadRootIn(Connection& c, const std::string& project, const std::strin
   q.Exec();
 }
 
+// RecordSent's writes in the caller's transaction; true when the lease was released.
+Result<bool> RecordSentIn(Connection& c, const SentPost& sent) {
+  if (auto marked = MarkSentIn(c, sent.ids, sent.post_id, sent.channel_id, sent.now); !marked) {
+    return Unexpected(marked.error());
+  }
+  if (sent.root_thread_key) {
+    PutThreadRootIn(c, sent.project, *sent.root_thread_key, sent.channel_id, sent.post_id);
+  }
+  for (const auto& [project, thread_key] : sent.listed) {
+    Query q(c,
+            "INSERT INTO thread_roots (project, thread_key, channel, post_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (project, thread_key, channel) DO NOTHING");
+    q->bind(1, project);
+    q->bind(2, thread_key);
+    q->bind(3, sent.channel_id);
+    q->bind(4, sent.post_id);
+    q.Exec();
+  }
+  if (sent.release_owner.empty()) return false;
+  // Inside the write transaction: a delivery queued after this commit wakes the dispatcher,
+  // which finds the channel free to claim.
+  Query rest(c,
+             "SELECT 1 FROM deliveries INDEXED BY deliveries_queue "
+             "WHERE channel = ? AND state IN ('pending', 'sending') LIMIT 1");
+  rest->bind(1, sent.channel);
+  if (rest->executeStep()) return false;
+  Query release(c, "DELETE FROM channel_leases WHERE channel = ? AND owner = ?");
+  release->bind(1, sent.channel);
+  release->bind(2, sent.release_owner);
+  release.Exec();
+  return true;
+}
+
 }  // namespace
 
 Result<void> SqliteStore::MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
@@ -326,38 +359,66 @@ Result<void> SqliteStore::MarkSent(const std::vector<int64_t>& ids, const std::s
   });
 }
 
+struct SqliteStore::PendingSent {
+  const SentPost* sent = nullptr;
+  Result<bool> result = false;
+  bool done = false;
+};
+
 Result<bool> SqliteStore::RecordSent(const SentPost& sent) {
-  return Write(*writer_, path_, "recording a sent delivery", [&](Connection& c) -> Result<bool> {
-    if (auto marked = MarkSentIn(c, sent.ids, sent.post_id, sent.channel_id, sent.now); !marked) {
-      return Unexpected(marked.error());
+  PendingSent me{&sent};
+  std::unique_lock lock(sent_mu_);
+  sent_queue_.push_back(&me);
+  while (!me.done) {
+    if (sent_leader_) {
+      sent_cv_.wait(lock);  // a batch is being committed; ours may be in it, or next
+      continue;
     }
-    if (sent.root_thread_key) {
-      PutThreadRootIn(c, sent.project, *sent.root_thread_key, sent.channel_id, sent.post_id);
-    }
-    for (const auto& [project, thread_key] : sent.listed) {
-      Query q(c,
-              "INSERT INTO thread_roots (project, thread_key, channel, post_id) "
-              "VALUES (?, ?, ?, ?) ON CONFLICT (project, thread_key, channel) DO NOTHING");
-      q->bind(1, project);
-      q->bind(2, thread_key);
-      q->bind(3, sent.channel_id);
-      q->bind(4, sent.post_id);
-      q.Exec();
-    }
-    if (sent.release_owner.empty()) return false;
-    // Inside the write transaction: a delivery queued after this commit wakes the dispatcher,
-    // which finds the channel free to claim.
-    Query rest(c,
-               "SELECT 1 FROM deliveries INDEXED BY deliveries_queue "
-               "WHERE channel = ? AND state IN ('pending', 'sending') LIMIT 1");
-    rest->bind(1, sent.channel);
-    if (rest->executeStep()) return false;
-    Query release(c, "DELETE FROM channel_leases WHERE channel = ? AND owner = ?");
-    release->bind(1, sent.channel);
-    release->bind(2, sent.release_owner);
-    release.Exec();
-    return true;
-  });
+    sent_leader_ = true;
+    std::vector<PendingSent*> batch;
+    batch.swap(sent_queue_);
+    lock.unlock();
+    RecordSentTogether(batch);
+    lock.lock();
+    for (PendingSent* p : batch) p->done = true;
+    sent_leader_ = false;
+    sent_cv_.notify_all();
+  }
+  return std::move(me.result);
+}
+
+size_t SqliteStore::RecordsWaiting() {
+  std::lock_guard lock(sent_mu_);
+  return sent_queue_.size();
+}
+
+bool SqliteStore::RecordBeingCommitted() {
+  std::lock_guard lock(sent_mu_);
+  return sent_leader_;
+}
+
+void SqliteStore::RecordSentTogether(const std::vector<PendingSent*>& batch) {
+  if (batch.size() == 1) {
+    batch.front()->result = Write(*writer_, path_, "recording a sent delivery",
+                                  [&](Connection& c) { return RecordSentIn(c, *batch.front()->sent); });
+    return;
+  }
+  auto written =
+      Write(*writer_, path_, "recording sent deliveries", [&](Connection& c) -> Result<void> {
+        for (PendingSent* p : batch) {
+          Query(c, "SAVEPOINT record_sent")->exec();
+          p->result = Guarded(path_, "recording a sent delivery",
+                              [&] { return RecordSentIn(c, *p->sent); });
+          if (!p->result) Query(c, "ROLLBACK TO record_sent")->exec();
+          Query(c, "RELEASE record_sent")->exec();
+        }
+        return Ok();
+      });
+  if (!written) {
+    for (PendingSent* p : batch) p->result = Unexpected(written.error());
+    return;
+  }
+  records_together_ += static_cast<int64_t>(batch.size());
 }
 
 Result<void> SqliteStore::Reschedule(int64_t id, TimePoint next, bool count_attempt,

@@ -14,6 +14,8 @@
 // connection in a background thread (store/sqlite/checkpointer.hpp), not inside commits.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -116,6 +118,11 @@ class SqliteStore final : public Store, public PipelineStore, public Outbox {
   Result<int64_t> SchemaVersion();
   // WAL checkpoints the background thread completed (0 when checkpoint_pages is 0).
   int64_t BackgroundCheckpoints() const;
+  // Group commit, as seen from outside (tests): RecordSent calls committed in a transaction
+  // shared with another; calls queued for the next transaction; whether one is committing.
+  int64_t RecordsCommittedTogether() const { return records_together_.load(); }
+  size_t RecordsWaiting();
+  bool RecordBeingCommitted();
   const std::string& path() const { return path_; }
 
  private:
@@ -126,6 +133,20 @@ class SqliteStore final : public Store, public PipelineStore, public Outbox {
   std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_, whose WAL hook points at it
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<Reader> reader_;
+
+  // Group commit of RecordSent: the senders' records that arrive while one is being committed
+  // wait, and the next of them to run takes them all into one transaction, each in its own
+  // savepoint (a record that fails takes only itself back). Every call still returns only
+  // after its own commit, so nothing about crash safety changes; what is shared is the
+  // transaction's fixed cost (BEGIN, COMMIT, the WAL frames of pages several records touch).
+  struct PendingSent;
+  void RecordSentTogether(const std::vector<PendingSent*>& batch);
+  std::mutex sent_mu_;
+  std::condition_variable sent_cv_;
+  std::vector<PendingSent*> sent_queue_;  // waiting for the next transaction
+  bool sent_leader_ = false;              // a caller is committing a batch now
+  std::atomic<int64_t> records_together_{0};
+
   std::mutex installation_id_mu_;
   std::string installation_id_;  // cached once read or made
 };

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "store/sqlite/migrations.hpp"
@@ -257,6 +258,95 @@ TEST(SqliteStore, Migration5KeepsALeaseLeftStandingWithAnUnknownStart) {
   ASSERT_EQ(claimed->size(), 1u);
   EXPECT_EQ((*claimed)[0].unreleased_since, FromUnixMillis(0))
       << "left standing, since an unknown time (the head's own age bounds the look-up)";
+}
+
+// Bounded wait for a condition another thread brings about (2 s at most, polled every ms).
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
+TEST(SqliteStore, RecordsThatArriveTogetherShareATransactionAndFailAlone) {
+  TempDir tmp;
+  const std::string path = (tmp.path() / "t.db").string();
+  auto opened = sqlite::SqliteStore::Open(path);
+  ASSERT_TRUE(opened) << opened.error().message;
+  sqlite::SqliteStore& store = **opened;
+  {
+    RawDb raw(path);
+    ASSERT_EQ(raw.Exec("INSERT INTO projects (name, display_name, url, created_at) "
+                       "VALUES ('web', '', '', 1)"),
+              SQLITE_OK);
+    for (const char* channel : {"team/a", "team/b", "team/c", "team/d", "team/d"}) {
+      ASSERT_EQ(raw.Exec(std::string("INSERT INTO deliveries (project, channel, event_type, state, "
+                                     "created_at, updated_at, next_attempt_at, expires_at) VALUES "
+                                     "('web', '") +
+                         channel + "', 'scan.completed', 'pending', 1, 1, 1, 99)"),
+                SQLITE_OK);
+    }
+  }
+  auto& outbox = store.pipeline().outbox();
+  const auto sent = [](int64_t id) {
+    SentPost p;
+    p.ids = {id};
+    p.post_id = "post" + std::to_string(id) + "post4post4post4post4pos";
+    p.channel_id = "chan4chan4chan4chan4chan4c";
+    p.now = FromUnixMillis(5);
+    p.project = "web";
+    p.root_thread_key = "fp-" + std::to_string(id);
+    return p;
+  };
+  // Delivery 4 was recorded before. A digest of 5 and 4 then marks 5 sent and fails on 4 (a
+  // conflict): that must undo its own first write and not take the records it shares a
+  // transaction with down with it.
+  ASSERT_TRUE(outbox.RecordSent(sent(4)));
+  SentPost digest = sent(4);
+  digest.ids = {5, 4};
+
+  // Hold the writer so that the records queue up: the first becomes the one committing (alone,
+  // its batch taken), the next three wait for the following transaction.
+  std::atomic<bool> inside{false}, release{false};
+  std::thread holder([&] {
+    (void)store.pipeline().Transact([&](IngestTx&) -> Result<void> {
+      inside = true;
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return {};
+    });
+  });
+  ASSERT_TRUE(Eventually([&] { return inside.load(); }));
+  std::vector<Result<bool>> results(5, Result<bool>(false));
+  std::vector<std::thread> senders;
+  senders.emplace_back([&] { results[1] = outbox.RecordSent(sent(1)); });
+  ASSERT_TRUE(Eventually([&] { return store.RecordBeingCommitted(); }));
+  for (int64_t id : {2, 3}) {
+    senders.emplace_back([&, id] { results[id] = outbox.RecordSent(sent(id)); });
+  }
+  senders.emplace_back([&] { results[4] = outbox.RecordSent(digest); });
+  ASSERT_TRUE(Eventually([&] { return store.RecordsWaiting() == 3; }));
+  release = true;
+  holder.join();
+  for (auto& t : senders) t.join();
+
+  EXPECT_TRUE(results[1]) << results[1].error().message;
+  EXPECT_TRUE(results[2]) << results[2].error().message;
+  EXPECT_TRUE(results[3]) << results[3].error().message;
+  ASSERT_FALSE(results[4]);
+  EXPECT_EQ(results[4].error().code, "conflict");
+  EXPECT_EQ(store.RecordsCommittedTogether(), 3) << "2, 3 and the digest in one transaction";
+  RawDb raw(path);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM deliveries WHERE state = 'sent'"), 4);
+  EXPECT_EQ(raw.QueryText("SELECT state || ' ' || post_id FROM deliveries WHERE id = 5"),
+            "pending ")
+      << "the failed record's own first write was taken back";
+  EXPECT_EQ(raw.QueryText("SELECT post_id FROM deliveries WHERE id = 3"),
+            "post3post4post4post4post4pos");
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM thread_roots"), 4)
+      << "each record's thread root, the failed one's from its first time only";
+  EXPECT_EQ(raw.QueryText("SELECT post_id FROM thread_roots WHERE thread_key = 'fp-2'"),
+            "post2post4post4post4post4pos");
 }
 
 TEST(SqliteStore, FailedMigrationRollsBackAndNamesIt) {
