@@ -93,13 +93,16 @@ const char* FaultKindName(FaultKind kind) {
       return "hang";
     case FaultKind::kLoseResponseAfterCommit:
       return "lose_response_after_commit";
+    case FaultKind::kHangAfterCommit:
+      return "hang_after_commit";
   }
   return "none";
 }
 
 bool ParseFaultKind(const std::string& name, FaultKind* kind) {
   for (FaultKind k : {FaultKind::kNone, FaultKind::kStatus, FaultKind::kCloseConnection,
-                      FaultKind::kDelay, FaultKind::kHang, FaultKind::kLoseResponseAfterCommit}) {
+                      FaultKind::kDelay, FaultKind::kHang, FaultKind::kLoseResponseAfterCommit,
+                      FaultKind::kHangAfterCommit}) {
     if (name == FaultKindName(k)) {
       *kind = k;
       return true;
@@ -469,6 +472,12 @@ void Emulator::Impl::Handle(const httplib::Request& req, httplib::Response& res)
       !SufferFault(ctx.fault, ctx.fault_release)) {
     ctx.drop = true;
   }
+  if (ctx.fault.kind == FaultKind::kHangAfterCommit && !ctx.drop) {
+    // Stored; the answer waits (a client that dies meanwhile never learns of its post).
+    Fault hang = ctx.fault;
+    hang.kind = FaultKind::kHang;
+    if (!SufferFault(hang, ctx.fault_release)) ctx.drop = true;
+  }
 
   if (ctx.drop || ctx.fault.kind == FaultKind::kLoseResponseAfterCommit) {
     Record(req, 0, at_ms);  // before the drop, as above
@@ -541,8 +550,8 @@ void Emulator::Impl::HandleControl(const httplib::Request& req, httplib::Respons
     Fault fault;
     if (!ParseFaultKind(body.value("kind", "none"), &fault.kind)) {
       reply(400, {{"error",
-                   "kind must be none, status, close_connection, delay, hang or "
-                   "lose_response_after_commit"}});
+                   "kind must be none, status, close_connection, delay, hang, "
+                   "lose_response_after_commit or hang_after_commit"}});
       return;
     }
     fault.status = body.value("status", 500);

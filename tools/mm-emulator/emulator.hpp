@@ -67,7 +67,8 @@ enum class FaultKind {
   kCloseConnection,         // drop without response
   kDelay,                   // wait delay_ms then answer normally
   kHang,                    // never answer until cleared/Stop
-  kLoseResponseAfterCommit  // create the post (run the handler), then drop the connection
+  kLoseResponseAfterCommit,  // create the post (run the handler), then drop the connection
+  kHangAfterCommit           // create the post, then hold the answer until cleared/Stop
 };
 
 // For POST /api/v4/posts, kDelay and kHang act between the de-dup check and the commit (where a

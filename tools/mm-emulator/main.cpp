@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
   app.add_option("--rate-limit", rate_limit, "requests per second per client IP (0 = off)");
   app.add_option("--burst", burst, "rate limiter MaxBurst")->capture_default_str();
   app.add_option("--seed", seed_file, "JSON file describing the world (see README.md)");
+  app.add_option("--dedup-ttl-ms", options.dedup_ttl_ms,
+                 "how long a pending_post_id is remembered (0 = not at all)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   if (!SplitListen(listen, &options.host, &options.port)) {

@@ -339,6 +339,22 @@ TEST_F(Dedup, LostResponseAfterCommitThenRetryGetsTheSamePost) {
   EXPECT_EQ(emu_->TotalPosts(), 1u);
 }
 
+TEST_F(Dedup, HangAfterCommitStoresThePostAndHoldsTheAnswer) {
+  // What a client killed while waiting leaves behind: a post it never heard of.
+  emu_->SetFault({FaultKind::kHangAfterCommit, 0, 0, "/api/v4/posts", 1});
+  std::optional<httplib::Result> held;
+  std::thread waiting([&] {
+    held.emplace(CreatePost(bot_token_, {{"channel_id", alerts_}, {"pending_post_id", "k8"}}));
+  });
+  ASSERT_TRUE(emu_->WaitForHeldRequests(1, std::chrono::seconds(5)));
+  EXPECT_EQ(emu_->TotalPosts(), 1u) << "stored before the answer";
+  emu_->SetFault({});  // releases the answer
+  waiting.join();
+  ASSERT_TRUE(held && *held);
+  EXPECT_EQ((*held)->status, 201);
+  EXPECT_EQ(Body(*held).value("id", ""), emu_->Posts(alerts_).at(0).id);
+}
+
 class Patch : public CreatePostTest {};
 
 TEST_F(Patch, UpdatesMessageAndSetsEditAt) {
