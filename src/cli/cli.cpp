@@ -163,7 +163,8 @@ int Main(int argc, char** argv) {
   auto* upload = scan->add_subcommand("upload", "Upload a SARIF file (from CI) and print the summary");
   ScanUploadOptions up;
   upload->add_option("--server", up.server, "Tocsin's base URL, e.g. https://tocsin.example.com")->required();
-  upload->add_option("--token", up.token, "API token (default $TOCSIN_TOKEN)");
+  upload->add_option("--token", up.token,
+                     "API token (default $TOCSIN_TOKEN; - reads it from standard input)");
   upload->add_option("--project", up.project, "project name")->required();
   upload->add_option("--scanner", up.scanner, "scanner name (default: the tool named in the file)");
   upload->add_option("--branch", up.branch, "branch (default: default)");

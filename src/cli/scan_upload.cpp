@@ -8,12 +8,15 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/strings.hpp"
 #include "core/version.hpp"
+#include "net/curl_error.hpp"
 #include "net/http_client.hpp"
 
 namespace tocsin::cli {
@@ -141,9 +144,76 @@ void PrintSummary(const nlohmann::json& j) {
   std::cout << "  notifications queued: " << get("deliveries") << "\n";
 }
 
+// What to do about a failed exchange, by what failed (net::ClassifyCurlFailure's kinds).
+std::string NetHint(net::NetErrorKind kind, const std::string& server, int timeout_s) {
+  using net::NetErrorKind;
+  switch (kind) {
+    case NetErrorKind::kTlsUntrusted:
+      return "the server's certificate is not trusted here: pass --ca-file with the CA that "
+             "signed it (or --insecure, for a test server only)";
+    case NetErrorKind::kTlsHostMismatch:
+      return "the certificate is for another host name: use the name it was issued for in "
+             "--server";
+    case NetErrorKind::kTlsExpired:
+      return "the server's certificate has expired or is not valid yet (or this machine's clock "
+             "is wrong)";
+    case NetErrorKind::kTlsOther:
+      return "the TLS handshake failed: is " + server +
+             " an https server, and is the --ca-file a PEM certificate?";
+    case NetErrorKind::kTimeout:
+      return "no answer within " + std::to_string(timeout_s) +
+             " s: the server may be overloaded, or the file very large for this link";
+    case NetErrorKind::kDnsFailure:
+      return "the host name in --server does not resolve from here";
+    default:
+      return "check --server (" + server + ") and that the Tocsin server is reachable from here";
+  }
+}
+
+// An answer that is not Tocsin's JSON error (a proxy's page, another server): what it likely
+// means, by status.
+std::string StatusHint(long status) {
+  switch (status) {
+    case 401:
+    case 403:
+      return "check the API token (--token, or TOCSIN_TOKEN)";
+    case 404:
+      return "this answer did not come from Tocsin: is --server Tocsin's base URL (not "
+             "Mattermost's, and without /api/v1)?";
+    case 413:
+      return "the file is larger than a proxy in front of Tocsin accepts: raise its limit "
+             "(nginx: client_max_body_size), or upload the file gzipped (.gz is sent as it is)";
+    case 502:
+    case 503:
+    case 504:
+      return "a proxy in front of Tocsin could not reach it: is the Tocsin server running?";
+    default:
+      return "is --server the Tocsin server's base URL?";
+  }
+}
+
+// `--token -`: the token is the first line of standard input (so that it appears in no process
+// list or shell history).
+std::optional<std::string> ReadTokenFromStdin() {
+  std::string line;
+  if (!std::getline(std::cin, line)) return std::nullopt;
+  const std::string_view token = Trim(line);
+  if (token.empty()) return std::nullopt;
+  return std::string(token);
+}
+
 }  // namespace
 
-int RunScanUpload(const ScanUploadOptions& o) {
+int RunScanUpload(const ScanUploadOptions& options) {
+  ScanUploadOptions o = options;
+  if (o.token == "-") {
+    auto token = ReadTokenFromStdin();
+    if (!token) {
+      std::cerr << "tocsin: --token - reads the token from standard input, which was empty\n";
+      return 2;
+    }
+    o.token = std::move(*token);
+  }
   if (o.server.empty() || o.project.empty() || o.file.empty()) {
     std::cerr << "tocsin: --server, --project and a SARIF file are required\n";
     return 2;
@@ -217,10 +287,20 @@ int RunScanUpload(const ScanUploadOptions& o) {
   const CURLcode rc = curl_easy_perform(curl);
   if (progress.tty && progress.last_percent >= 0) std::cerr << "\n";
   if (rc != CURLE_OK) {
-    std::cerr << "tocsin: upload to " << server << " failed: "
-              << Redact(errbuf[0] ? errbuf : curl_easy_strerror(rc), o.token) << "\n";
-    if (source.failed()) std::cerr << "  reading " << o.file << " failed\n";
-    std::cerr << "  hint: check --server and that the Tocsin server is reachable from here\n";
+    net::CurlFailure failure;
+    failure.code = rc;
+    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &failure.os_errno);
+    curl_easy_getinfo(curl, CURLINFO_SSL_VERIFYRESULT, &failure.ssl_verify_result);
+    failure.error_text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    failure.ca_file = o.ca_file;
+    const net::NetError error = net::ClassifyCurlFailure(failure);
+    std::cerr << "tocsin: upload to " << server << " failed: " << Redact(error.detail, o.token)
+              << "\n";
+    if (source.failed()) {
+      std::cerr << "  reading " << o.file << " failed\n";
+    } else {
+      std::cerr << "  hint: " << NetHint(error.kind, server, o.timeout_s) << "\n";
+    }
     return 1;
   }
   long status = 0;
@@ -234,6 +314,7 @@ int RunScanUpload(const ScanUploadOptions& o) {
       if (!hint.empty()) std::cerr << "  hint: " << hint << "\n";
     } else {
       std::cerr << "tocsin: unexpected answer HTTP " << status << " from " << server << "\n";
+      std::cerr << "  hint: " << StatusHint(status) << "\n";
     }
     return 1;
   }

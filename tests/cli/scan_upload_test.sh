@@ -45,10 +45,44 @@ expect_exit 1 "$TOCSIN" scan upload --server "http://127.0.0.1:1" --token "$ADMI
 expect_out 'failed'
 pass "unknown project, missing file, unreachable server: each explained"
 
+OUT=$("$TOCSIN" scan upload --server "$SERVER" --token - --project acme-web --branch stdin "$WORK/scan.sarif" <<<"  $ADMIN  " 2>&1) ||
+  fail "--token -: $OUT"
+expect_out 'branch stdin'
+expect_exit 2 "$TOCSIN" scan upload --server "$SERVER" --token - --project acme-web "$WORK/scan.sarif" </dev/null
+expect_out 'standard input, which was empty'
+pass "--token - reads the token from standard input"
+
+# Not Tocsin: the emulator answers its own 404 (a Mattermost AppError), which says nothing of
+# scans; the hint says what is likely wrong.
+start_emulator
+expect_exit 1 "$TOCSIN" scan upload --server "$EMU_URL" --token "$ADMIN" --project acme-web "$WORK/scan.sarif"
+expect_out 'unexpected answer HTTP 404'; expect_out "hint: this answer did not come from Tocsin"
+pass "another server's 404: said so, with a hint"
+
+# An https server whose certificate nobody here trusts (self-signed): named, with what to do.
+if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+  -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1; then
+  "$EMULATOR" --listen 127.0.0.1:0 --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" \
+    >"$WORK/emu-tls.out" 2>&1 &
+  PIDS+=($!)
+  wait_for_line "$WORK/emu-tls.out" '^listening on '
+  TLS_URL=$(sed -n 's/^listening on //p' "$WORK/emu-tls.out")
+  expect_exit 1 "$TOCSIN" scan upload --server "$TLS_URL" --token "$ADMIN" --project acme-web "$WORK/scan.sarif"
+  expect_out 'failed'; expect_out 'hint: the server.s certificate is not trusted here: pass --ca-file'
+  # With its certificate as the CA file the TLS handshake succeeds (and the emulator, not being
+  # Tocsin, answers 404).
+  expect_exit 1 "$TOCSIN" scan upload --server "$TLS_URL" --ca-file "$WORK/tls.crt" --token "$ADMIN" --project acme-web "$WORK/scan.sarif"
+  expect_out 'HTTP 404'
+  pass "an untrusted certificate: named, with --ca-file as the way out"
+else
+  fail "openssl could not make a test certificate"
+fi
+
 # On a terminal the progress bar shows (`script` gives the command a real tty).
 if command -v script >/dev/null; then
   script -qec "'$TOCSIN' scan upload --server '$SERVER' --token '$ADMIN' --project acme-web --branch tty '$WORK/scan.sarif'" /dev/null >"$WORK/tty.out" 2>&1 || fail "tty upload: $(cat "$WORK/tty.out")"
   grep -q 'uploading \[' "$WORK/tty.out" || fail "no progress bar on a terminal: $(cat "$WORK/tty.out")"
   pass "progress bar on a terminal"
 fi
-echo "6 passed, 0 failed"
+echo "9 passed, 0 failed"
