@@ -222,6 +222,36 @@ describe('Integrations › Notification Tools', () => {
     assert.equal((await fetch(`${tocsin.url}/api/v1/missing`)).status, 404);
   });
 
+  test('a token revoked while posting: the card says Token refused, not the last test\'s success', async () => {
+    const {page} = tab;
+    const before = (await tocsin.api('GET', '/integrations/mattermost')).body;
+    assert.equal(before.status, 'ok');
+    assert.equal(before.last_test && before.last_test.ok, true, JSON.stringify(before.last_test));
+    assert.equal((await tocsin.api('POST', '/projects', {name: 'revoked'})).status, 201);
+    const link = await tocsin.api('PUT', '/projects/revoked/integrations/mattermost',
+      {routes: [{channel: 'security/alerts', events: ['scan.completed']}]});
+    assert.equal(link.status, 200, JSON.stringify(link.body));
+    const revoke = await fetch(`${emu.url}/_emulator/tokens/revoke`, {method: 'POST',
+      headers: {'Content-Type': 'application/json'}, body: JSON.stringify({token: emu.botToken})});
+    assert.equal(revoke.status, 200);
+    const event = await tocsin.api('POST', '/events',
+      {type: 'scan.completed', project: 'revoked', scan: {scanner: 'semgrep', status: 'succeeded'}});
+    assert.equal(event.status, 202, JSON.stringify(event.body));
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'auth_failed'; i++) {  // bounded: 10 s
+      status = (await tocsin.api('GET', '/integrations/mattermost')).body.status;
+      if (status !== 'auth_failed') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 'auth_failed');
+    await page.goto('/integrations/notification-tools');
+    const card = page.getByRole('article', {name: 'Mattermost'});
+    await card.getByTestId('mattermost-state').getByText('Token refused', {exact: true}).waitFor();
+    const text = await card.textContent();
+    assert.match(text, /refused the access token \(HTTP 401\) when Tocsin last posted/);
+    assert.ok(!text.includes(before.last_test.message), `the old success shown: ${text}`);
+    await screenshot(page, 'integrations-token-refused');
+  });
+
   test('sign out ends the session; a project token sees only its project', async () => {
     const {page} = tab;
     await page.goto('/projects');

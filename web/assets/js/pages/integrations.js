@@ -8,17 +8,20 @@ function describe(mm) {
   if (!mm.active) {
     return ['', 'Not activated', mm.configured === false ? null : null, null];
   }
-  const last = mm.last_test || null;
+  // The last Test Connection explains a failure only if it failed: a token revoked later, while
+  // posting, leaves a successful test behind.
+  const failedTest = mm.last_test && mm.last_test.ok === false ? mm.last_test : null;
   switch (mm.status) {
     case 'ok':
       return ['pill-ok', 'Active', 'Connection successful', null];
     case 'auth_failed':
-      return ['pill-error', 'Token refused', (last && last.message) ||
-        'Mattermost refused the access token (auth_failed).',
+      return ['pill-error', 'Token refused', (failedTest && failedTest.message) ||
+        'Mattermost refused the access token (HTTP 401) when Tocsin last posted.',
       'Deliveries wait until the token is replaced or a Test Connection succeeds. Open Settings and paste a valid token.'];
     case 'failing':
-      return ['pill-error', 'Failing', (last && last.message) || 'The server could not be reached.',
-        'Open Settings and run Test Connection for details.'];
+      return ['pill-error', 'Failing', (failedTest && failedTest.message) ||
+        'The server could not be reached when Tocsin last tried.',
+      'Open Settings and run Test Connection for details.'];
     default:
       return ['pill-ok', 'Active', 'Not tested since the last change', null];
   }
