@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -358,7 +359,28 @@ class EngineImpl final : public Engine, private Waiter {
   // Serves one claimed channel: its queue in order until it is empty, its head is not due
   // (backoff, rate limit), the integration pauses, the engine stops, or the channel has had its
   // turn.
+  // One turn at a channel, with its sent posts' records written behind (docs/decisions/0005):
+  // whatever ends the turn, they are written before the lease can be let go.
   Served Serve(Worker& worker, const store::ClaimedChannel& claim) {
+    std::vector<store::SentPost> behind;
+    const std::function<bool()> flush = [&]() -> bool {
+      if (behind.empty()) return true;
+      auto r = outbox_.RecordSentAll(behind);
+      if (!r) {
+        spdlog::error("cannot record sent deliveries channel={} posts={} error={}", claim.channel,
+                      behind.size(), r.error().message);
+        return false;
+      }
+      behind.clear();
+      return true;
+    };
+    const Served served = ServeTurn(worker, claim, behind, flush);
+    if (!flush()) return {.keep = true};  // the lease stays: the next claim reconciles
+    return served;
+  }
+
+  Served ServeTurn(Worker& worker, const store::ClaimedChannel& claim,
+                   std::vector<store::SentPost>& behind, const std::function<bool()>& flush) {
     const std::string& channel = claim.channel;
     // Claimed over a lease left standing: the head may have been posted (a single post; a
     // digest carries its own mark), so the first job looks for it before anything is sent.
@@ -396,9 +418,12 @@ class EngineImpl final : public Engine, private Waiter {
     bool truncated = false;
     size_t i = 0;
     size_t run_hint = 0;  // Job::run_hint for queue[i]
+    TimePoint behind_since{};
     while (served < kMaxPerClaim) {
       if (Stopping() || paused_) return {.keep = suspect.has_value()};
       if (i >= queue.size()) {
+        // What is read as unsent must not have been posted: the records behind go first.
+        if (!flush()) return {.keep = true};
         auto read = outbox_.ChannelQueue(channel, options_.queue_batch);
         if (!read) {
           spdlog::warn("cannot read a channel's queue channel={} error={}", channel,
@@ -416,6 +441,10 @@ class EngineImpl final : public Engine, private Waiter {
       if (queue[i].next_attempt_at > now) return {.keep = suspect.has_value()};  // it waits
       keep_lease();
       if (lease_lost) return {};
+      if (!behind.empty() && now - behind_since >= kMaxBehindAge && !flush()) {
+        return {.keep = true};
+      }
+      const bool nothing_behind = behind.empty();
       Job job;
       job.queue = std::span<const store::DeliveryRecord>(queue.data() + i, queue.size() - i);
       job.client = &client;
@@ -423,6 +452,8 @@ class EngineImpl final : public Engine, private Waiter {
       job.queue_truncated = truncated;
       job.lease_owner = owner_;
       job.run_hint = run_hint;
+      job.behind = &behind;
+      job.flush = flush;
       if (suspect) {
         // Its post, if any, is no older than the lease left standing, nor than the delivery.
         job.suspect = true;
@@ -430,6 +461,7 @@ class EngineImpl final : public Engine, private Waiter {
         job.doubt_open = true;
       }
       pipeline_->Run(job);
+      if (nothing_behind && !behind.empty()) behind_since = now;
       // The store is unwell: what was sent may not be recorded, so the lease stays.
       if (!job.store_error.empty()) return {.keep = true};
       if (job.outcome.kind == OutcomeKind::kAborted || job.outcome.kind == OutcomeKind::kNone) {
@@ -450,6 +482,8 @@ class EngineImpl final : public Engine, private Waiter {
         queue = std::move(job.more);
         truncated = queue.size() >= static_cast<size_t>(kMaxDigest);
         i = 0;
+      } else if (job.read_to_end) {
+        truncated = false;  // what came in since is read when this runs out
       }
       i += job.covered;
     }

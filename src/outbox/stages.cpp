@@ -271,8 +271,12 @@ bool CoalesceStage::Run(Job& job) {
   // longer read for the deliveries that follow, so a long queue is not read again per delivery).
   const auto read_further = [&] {
     if (!job.more.empty() || !job.queue_truncated || job.queue.size() >= limit) return false;
+    if (!job.Flush()) return false;  // the record stage meets the store error again
     auto more = outbox_.ChannelQueue(head.channel, max_digest_);
-    if (!more || more->empty() || more->front().id != head.id || more->size() <= job.queue.size()) {
+    if (!more || more->empty() || more->front().id != head.id) return false;
+    if (more->size() <= job.queue.size()) {
+      // Nothing beyond what is in hand: the worker need not look again for every delivery.
+      job.read_to_end = true;
       return false;
     }
     job.more = std::move(*more);
@@ -323,26 +327,50 @@ bool ReconcileStage::Run(Job& job) {
     job.failure = Failure{posts.error(), Phase::kReconcile};
     return false;
   }
-  const std::string want = std::to_string(head.id);
-  for (const std::string& id : posts->order) {
-    auto it = posts->posts.find(id);
-    if (it == posts->posts.end()) continue;
-    const json& props = it->second.props;
-    if (PropString(props, "tocsin_delivery_id") != want) continue;
-    const std::string installation = PropString(props, "tocsin_installation");
+  // Our posts in the window, by the delivery they were made for.
+  std::map<std::string, const mattermost::Post*> ours;
+  for (const auto& [id, post] : posts->posts) {
+    const std::string delivery = PropString(post.props, "tocsin_delivery_id");
+    if (delivery.empty()) continue;
+    const std::string installation = PropString(post.props, "tocsin_installation");
     if (!installation.empty() && installation != installation_id_) continue;
-    job.reconciled_post_id = it->second.id;
-    break;
+    ours.emplace(delivery, &post);
   }
+  const auto found = [&](int64_t delivery_id) -> const mattermost::Post* {
+    auto it = ours.find(std::to_string(delivery_id));
+    return it == ours.end() ? nullptr : it->second;
+  };
+  if (const mattermost::Post* post = found(head.id)) job.reconciled_post_id = post->id;
   job.doubt_open = false;  // settled either way: found, or never created
   if (!job.reconciled_post_id.empty() && !head.in_doubt_since) {
     job.covered = 1;  // it went out as a single post
     job.digest = false;
   }
+  if (!job.reconciled_post_id.empty() && !job.digest) {
+    // Posts go out strictly in order, so the ones after a found single post may have gone out
+    // too, their records lost with its (written behind: docs/decisions/0005). Each found in a
+    // row is settled with the head; the first not found is where sending resumes.
+    for (size_t k = 1; k < job.queue.size(); ++k) {
+      const store::DeliveryRecord& d = job.queue[k];
+      if (d.in_doubt_since) break;  // marked: it is looked up as a head of its own
+      const mattermost::Post* post = found(d.id);
+      if (post == nullptr || !PropString(post->props, "tocsin_digest_count").empty()) break;
+      store::SentPost sent;
+      sent.ids = {d.id};
+      sent.post_id = post->id;
+      sent.channel_id = job.channel->id;
+      sent.project = d.project;
+      if (std::string key = PropString(post->props, "tocsin_thread_key"); !key.empty()) {
+        sent.root_thread_key = std::move(key);
+      }
+      job.reconciled_more.push_back(std::move(sent));
+    }
+    job.covered = 1 + job.reconciled_more.size();
+  }
   metrics_.Reconcile(job.reconciled_post_id.empty() ? "not_found" : "found");
   if (!job.reconciled_post_id.empty()) {
-    spdlog::info("delivery left in doubt was posted before delivery={} post={}", head.id,
-                 job.reconciled_post_id);
+    spdlog::info("delivery left in doubt was posted before delivery={} post={} (and {} after it)",
+                 head.id, job.reconciled_post_id, job.reconciled_more.size());
   }
   return true;
 }
@@ -375,6 +403,12 @@ bool ThreadStage::Run(Job& job) {
     return true;
   }
   if (head.event_type != domain::EventType::kStatusChanged) return true;
+  if (!job.Flush()) {  // the root may be among the records behind
+    job.store_error = "cannot write the records behind";
+    job.outcome.kind = OutcomeKind::kAborted;
+    job.outcome.reason = "store_error";
+    return false;
+  }
   auto root = outbox_.GetThreadRoot(head.project, head.thread_key, job.channel->id);
   if (!root) {
     job.store_error = root.error().message;
@@ -481,6 +515,12 @@ bool SendStage::Run(Job& job) {
   // looked up. An earlier mark (or the suspect bound) is kept: it bounds where the post could be.
   const TimePoint mark = job.in_doubt_since.value_or(clock_.Now());
   if (job.digest) {
+    if (!job.Flush()) {
+      job.store_error = "cannot write the records behind";
+      job.outcome.kind = OutcomeKind::kAborted;
+      job.outcome.reason = "store_error";
+      return false;
+    }
     if (auto r = outbox_.MarkInDoubt(job.Ids(), mark); !r) {
       job.store_error = r.error().message;
       job.outcome.kind = OutcomeKind::kAborted;
@@ -612,12 +652,19 @@ bool RecordStage::Run(Job& job) {
   const TimePoint now = clock_.Now();
   const std::vector<int64_t> ids = job.Ids();
   if (!o.report_status.empty()) status_.Report(o.report_status, o.error);
+  if (o.kind != OutcomeKind::kSent && !job.Flush()) {
+    // The earlier posts' records first: a delivery is never written before the ones before it.
+    job.store_error = "cannot write the records behind";
+    spdlog::error("cannot record delivery outcomes delivery={} (records behind)", head.id);
+    return true;
+  }
   Result<void> written;
   double counted = 1;
   switch (o.kind) {
     case OutcomeKind::kSent: {
       store::SentPost sent;
-      sent.ids = ids;
+      // A head found posted with more after it: each has its own post and record.
+      sent.ids = job.reconciled_more.empty() ? ids : std::vector<int64_t>{head.id};
       sent.post_id = o.post_id;
       sent.channel_id = job.channel->id;
       sent.now = now;
@@ -631,21 +678,45 @@ bool RecordStage::Run(Job& job) {
           if (!d.thread_key.empty()) sent.listed.emplace_back(d.project, d.thread_key);
         }
       }
-      // Not when follow-ups (a digest's replies, a root's patch) are still to go out: the
-      // lease covers them too.
-      if (!job.lease_owner.empty() && !job.queue_truncated && job.more.empty() &&
-          job.covered >= job.queue.size() && job.replies.empty() && !job.patch.is_object()) {
-        sent.channel = head.channel;
-        sent.release_owner = job.lease_owner;
+      const bool last_in_hand =
+          !job.queue_truncated && job.more.empty() && job.covered >= job.queue.size();
+      const bool follow_ups = !job.replies.empty() || job.patch.is_object();
+      counted = static_cast<double>(ids.size());
+      if (job.behind != nullptr && !job.digest && !follow_ups && !last_in_hand &&
+          job.reconciled_more.empty()) {
+        // Written behind: with the next ones, or before anything reads the channel's queue.
+        job.behind->push_back(std::move(sent));
+        status_.OnSuccess();
+        if (job.behind->size() >= kMaxBehind && !job.Flush()) {
+          written = Fail("store_unavailable", "cannot write the records behind");
+        }
+        break;
       }
-      auto recorded = outbox_.RecordSent(sent);
+      std::vector<store::SentPost> records;
+      if (job.behind != nullptr) {
+        records = std::move(*job.behind);
+        job.behind->clear();
+      }
+      records.push_back(std::move(sent));
+      for (store::SentPost& more : job.reconciled_more) {
+        more.now = now;
+        records.push_back(std::move(more));
+      }
+      job.reconciled_more.clear();
+      // The release, on the last record (not when follow-ups — a digest's replies, a root's
+      // patch — are still to go out: the lease covers them too).
+      if (!job.lease_owner.empty() && last_in_hand && !follow_ups) {
+        records.back().channel = head.channel;
+        records.back().release_owner = job.lease_owner;
+      }
+      auto recorded = records.size() == 1 ? outbox_.RecordSent(records.front())
+                                          : outbox_.RecordSentAll(records);
       if (recorded) {
         job.released = *recorded;
         status_.OnSuccess();
       } else {
         written = Unexpected(recorded.error());
       }
-      counted = static_cast<double>(ids.size());
       break;
     }
     case OutcomeKind::kRetry:

@@ -57,6 +57,10 @@ namespace tocsin::outbox {
 inline constexpr Millis kReconcileLookback{60000};
 // The largest digest: one root and its replies; a bigger backlog becomes several digests.
 inline constexpr int kMaxDigest = 1000;
+// Records written behind are flushed once this many are waiting (and by the worker after
+// kMaxBehindAge, before any read of the queue, and at the end of its turn).
+inline constexpr size_t kMaxBehind = 64;
+inline constexpr Millis kMaxBehindAge{100};
 // Message limits tried when the server refuses a post as too long (SPEC §4: older servers allow
 // 4,000 characters, newer 16,383): the first shrink fits old servers, the second is a last resort.
 inline constexpr size_t kShrinkSteps[] = {4000, 1000};
@@ -166,14 +170,25 @@ struct Job {
   // worker then also sets in_doubt_since (the oldest such a post could be) and doubt_open, and
   // reconcile looks for the post before anything is sent (docs/decisions/0004).
   bool suspect = false;
+  // Records written behind (docs/decisions/0005): when set, the record of a sent single post
+  // that is not the last in hand is appended here instead of written, and `flush` writes what is
+  // here in one transaction (false on a store error). Every stage that reads or writes the
+  // channel's deliveries flushes first (Flush()), so nothing reads a delivery as unsent that
+  // was posted.
+  std::vector<store::SentPost>* behind = nullptr;
+  std::function<bool()> flush;
 
   // Learned by the stages.
   std::optional<mattermost::Channel> channel;
   std::vector<store::DeliveryRecord> more;  // coalesce: a longer read of the queue
+  bool read_to_end = false;  // coalesce: the channel held no more than `queue` when it looked
   size_t covered = 1;                       // deliveries this job settles: queue[0, covered)
   size_t run_seen = 0;                      // coalesce: the run it counted from the head
   bool digest = false;
   std::string reconciled_post_id;               // the post a delivery in doubt turned out to have
+  // Reconcile: the deliveries after the head found posted too (single posts whose records were
+  // lost with the head's), in queue order; recorded with the head.
+  std::vector<store::SentPost> reconciled_more;
   std::string root_id;                          // the thread root this post replies under
   bool root_post_about_finding = false;         // this post becomes the finding's thread root
   nlohmann::json post;  // the body to create (no channel/root/pending ids); the send takes it
@@ -198,6 +213,8 @@ struct Job {
   bool released = false;    // set by record: the lease is dropped, the channel had nothing left
 
   const store::DeliveryRecord& head() const { return queue.front(); }
+  // Writes the records behind (true when there were none, or they were written).
+  bool Flush() const { return behind == nullptr || behind->empty() || !flush || flush(); }
   std::vector<int64_t> Ids() const;
   bool settled() const { return outcome.kind != OutcomeKind::kNone || failure.has_value(); }
 };

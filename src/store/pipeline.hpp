@@ -267,6 +267,9 @@ class Outbox {
   // the lease was released because the channel had nothing left: stop serving it. Conflict as
   // MarkSent (and nothing changes).
   virtual Result<bool> RecordSent(const SentPost& sent) = 0;
+  // Several RecordSent in one transaction, in order, all or none: a worker's records written
+  // behind its posts (docs/decisions/0005). True when the last one released the lease.
+  virtual Result<bool> RecordSentAll(const std::vector<SentPost>& posts) = 0;
   // Back to pending at `next` with last_error(_code) set; `count_attempt` false for 429 / auth
   // pauses (not a failure). With `in_doubt_since` (the request may have created the post: the
   // next try must look first) the delivery is marked in doubt in the same write, keeping an

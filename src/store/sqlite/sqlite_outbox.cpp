@@ -387,6 +387,18 @@ Result<bool> SqliteStore::RecordSent(const SentPost& sent) {
   return std::move(me.result);
 }
 
+Result<bool> SqliteStore::RecordSentAll(const std::vector<SentPost>& posts) {
+  if (posts.empty()) return false;
+  return Write(*writer_, path_, "recording sent deliveries", [&](Connection& c) -> Result<bool> {
+    Result<bool> last = false;
+    for (const SentPost& sent : posts) {
+      last = RecordSentIn(c, sent);
+      if (!last) return last;  // rolls the whole batch back
+    }
+    return last;
+  });
+}
+
 size_t SqliteStore::RecordsWaiting() {
   std::lock_guard lock(sent_mu_);
   return sent_queue_.size();

@@ -97,6 +97,7 @@ class SqliteStore final : public Store, public PipelineStore, public Outbox {
   Result<void> MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
                         const std::string& channel_id, TimePoint now) override;
   Result<bool> RecordSent(const SentPost& sent) override;
+  Result<bool> RecordSentAll(const std::vector<SentPost>& posts) override;
   Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt, const std::string& code,
                           const std::string& error, TimePoint now,
                           std::optional<TimePoint> in_doubt_since) override;

@@ -78,6 +78,40 @@ TEST_F(Delivery, ALeaseLeftStandingByACrashedSenderIsReconciledBeforeAnythingIsS
   EXPECT_EQ(emu_->TotalPosts(), 5u);
 }
 
+// Records are written behind the posts (docs/decisions/0005): a sender that dies may leave
+// several posts unrecorded. All of them are found by one look-up, and the rest go out once.
+TEST_F(Delivery, SeveralPostsWhoseRecordsDiedWithTheirSenderAreAllFound) {
+  const auto ids = EnqueueNew(0, 6, "sec/alerts");
+  ASSERT_TRUE(store_->ClaimChannels(TestOptions().owner, clock_->Now(), 60s, 10));
+  auto installation = store_->InstallationId();
+  ASSERT_TRUE(installation);
+  auto http = net::MakeCurlHttpClient({});
+  mattermost::Client client(*http, emu_->base_url(), Secret(token_));
+  std::vector<std::string> dead_posts;
+  for (size_t k = 0; k < 3; ++k) {
+    json body = {{"channel_id", alerts_},
+                 {"message", "posted by the process that died"},
+                 {"props",
+                  {{"tocsin_delivery_id", std::to_string(ids[k])},
+                   {"tocsin_installation", *installation},
+                   {"tocsin_thread_key", "fp-" + std::to_string(k)},
+                   {"from_tocsin", "true"}}}};
+    auto created = client.CreatePost(body);
+    ASSERT_TRUE(created) << created.error().ToString();
+    dead_posts.push_back(created->id);
+  }
+  StartEngine();
+  ASSERT_TRUE(WaitState(ids.back(), DeliveryState::kSent));
+  EXPECT_EQ(PostedIds(alerts_), ids) << "each once, in order";
+  EXPECT_EQ(emu_->TotalPosts(), 6u);
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(Row(ids[k]).post_id, dead_posts[k]) << k;
+  EXPECT_EQ(Counter("tocsin_delivery_reconciles_total", {"found"}), 1) << "one look-up";
+  // A later status change of one of them replies under the post the dead sender made.
+  const auto change = Enqueue({StatusChangedEvent("acme", "fp-1", "resolved")}, "sec/alerts");
+  ASSERT_TRUE(WaitState(change.front(), DeliveryState::kSent));
+  EXPECT_EQ(emu_->Posts(alerts_).back().root_id, dead_posts[1]);
+}
+
 TEST_F(Delivery, AStatusChangeRepliesUnderTheFirstPostAndUpdatesIt) {
   StartEngine();
   EnqueueNew(1, 2, "sec/alerts");

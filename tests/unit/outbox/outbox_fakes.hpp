@@ -196,6 +196,18 @@ class FakeOutbox final : public store::Outbox {
     }
     return true;
   }
+  Result<bool> RecordSentAll(const std::vector<store::SentPost>& posts) override {
+    {
+      std::lock_guard lock(mu_);
+      calls_.push_back("RecordSentAll " + std::to_string(posts.size()));
+    }
+    Result<bool> last = false;
+    for (const auto& sent : posts) {
+      last = RecordSent(sent);
+      if (!last) return last;
+    }
+    return last;
+  }
   Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt, const std::string& code,
                           const std::string& error, TimePoint now,
                           std::optional<TimePoint> in_doubt_since) override {

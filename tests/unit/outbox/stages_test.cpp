@@ -2,6 +2,7 @@
 // fake clock: what each stage does to a delivery and what it asks of the server.
 #include "outbox/stages.hpp"
 
+#include <algorithm>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -75,6 +76,23 @@ struct Rig {
     pipeline.Run(job);
     return job;
   }
+  // One job over queue[from...] with records written behind, as the engine runs it.
+  Job RunBehind(size_t from, const std::string& owner = "", bool truncated = false) {
+    Job job;
+    job.queue = std::span<const store::DeliveryRecord>(queue).subspan(from);
+    job.client = &client;
+    job.lease_owner = owner;
+    job.queue_truncated = truncated;
+    job.behind = &behind;
+    job.flush = [this] {
+      auto r = outbox.RecordSentAll(behind);
+      if (!r) return false;
+      behind.clear();
+      return true;
+    };
+    pipeline.Run(job);
+    return job;
+  }
   // The head of a channel the engine claimed over a lease left standing since `since`.
   Job RunSuspect(TimePoint since, const std::string& channel = kChannel) {
     queue = *outbox.ChannelQueue(channel, 100);
@@ -112,6 +130,7 @@ struct Rig {
   Pipeline pipeline;
   mattermost::Client client{http, "https://chat.example.com", Secret("tok4tok4tok4tok4tok4tok4to")};
   std::vector<store::DeliveryRecord> queue;
+  std::vector<store::SentPost> behind;
 };
 
 // ---- the builder -------------------------------------------------------------------------------
@@ -268,6 +287,98 @@ TEST(Record, AJobWithFollowUpsOrATruncatedQueueKeepsTheLease) {
   const Job truncated = rig.RunOn(rig.queue, "me", /*truncated=*/true);
   EXPECT_EQ(truncated.outcome.kind, OutcomeKind::kSent);
   EXPECT_FALSE(truncated.released) << "more may be queued beyond what was read";
+}
+
+// ---- records written behind (docs/decisions/0005) ----------------------------------------------
+
+TEST(Behind, PostsBeforeTheLastInHandAreRecordedTogetherWithIt) {
+  Rig rig;
+  const std::vector<int64_t> ids = {rig.AddNew(1), rig.AddNew(2), rig.AddNew(3)};
+  ASSERT_FALSE(rig.outbox.ClaimChannels("me", rig.clock.Now(), Millis(30000), 1)->empty());
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
+  const auto calls_before = rig.outbox.Calls().size();
+  EXPECT_EQ(rig.RunBehind(0, "me").outcome.kind, OutcomeKind::kSent);
+  EXPECT_EQ(rig.RunBehind(1, "me").outcome.kind, OutcomeKind::kSent);
+  EXPECT_EQ(rig.http.Posts().size(), 2u);
+  EXPECT_EQ(rig.behind.size(), 2u);
+  EXPECT_EQ(rig.outbox.Row(ids[0]).state, DeliveryState::kPending) << "not written yet";
+  EXPECT_EQ(rig.outbox.Calls().size(), calls_before) << "no store write per post";
+
+  const Job last = rig.RunBehind(2, "me");
+  EXPECT_TRUE(rig.behind.empty());
+  EXPECT_TRUE(last.released) << "the last record released the channel, with the others";
+  const auto calls = rig.outbox.Calls();
+  ASSERT_GT(calls.size(), calls_before);
+  EXPECT_EQ(calls[calls_before], "RecordSentAll 3");
+  for (int64_t id : ids) EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kSent) << id;
+  EXPECT_EQ(rig.outbox.Roots().size(), 3u) << "each new finding's post is its thread root";
+}
+
+TEST(Behind, AStatusChangeSeesTheRootOfAPostStillBehind) {
+  Rig rig;
+  rig.AddNew(1);
+  rig.Add(StatusChangedEvent("acme", "fp-1", "resolved"));
+  rig.AddNew(2);
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
+  const Job first = rig.RunBehind(0);
+  ASSERT_EQ(rig.behind.size(), 1u);
+  const Job change = rig.RunBehind(1);
+  EXPECT_TRUE(rig.behind.empty()) << "written before the thread stage read the roots";
+  const auto posts = rig.http.Posts();
+  ASSERT_EQ(posts.size(), 2u);
+  EXPECT_EQ(posts[1].body["root_id"], first.outcome.post_id);
+  EXPECT_EQ(change.outcome.kind, OutcomeKind::kSent);
+}
+
+TEST(Behind, AFailureIsRecordedOnlyAfterThePostsBeforeIt) {
+  Rig rig;
+  const int64_t sent = rig.AddNew(1);
+  const int64_t refused = rig.AddNew(2);
+  rig.AddNew(3);
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
+  rig.RunBehind(0);
+  ASSERT_EQ(rig.behind.size(), 1u);
+  rig.http.Next("POST /api/v4/posts", JsonAnswer(503, {{"id", "x"}, {"message", "down"}}));
+  const Job job = rig.RunBehind(1);
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kRetry);
+  EXPECT_TRUE(rig.behind.empty());
+  EXPECT_EQ(rig.outbox.Row(sent).state, DeliveryState::kSent);
+  EXPECT_EQ(rig.outbox.Row(refused).state, DeliveryState::kPending);
+  const auto calls = rig.outbox.Calls();
+  const auto all = std::find(calls.begin(), calls.end(), "RecordSentAll 1");
+  ASSERT_NE(all, calls.end());
+  EXPECT_NE(std::find_if(all, calls.end(),
+                         [&](const std::string& c) {
+                           return c.rfind("Reschedule " + std::to_string(refused), 0) == 0;
+                         }),
+            calls.end())
+      << "the reschedule came after the record before it";
+}
+
+TEST(Behind, AStoreThatCannotWriteThemSaysSo) {
+  Rig rig;
+  rig.AddNew(1);
+  rig.AddNew(2);
+  rig.AddNew(3);
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
+  rig.RunBehind(0);
+  rig.RunBehind(1);
+  rig.outbox.FailWrites(true);
+  const Job last = rig.RunBehind(2, "me");
+  EXPECT_FALSE(last.store_error.empty()) << "the worker keeps the lease: the next claim looks";
+  EXPECT_EQ(rig.http.Posts().size(), 3u);
+}
+
+TEST(Behind, AReadOfTheQueueThatFindsNothingMoreSaysSo) {
+  // Coalesce reads further when a run reaches the end of what is in hand; when the channel
+  // holds no more, the worker must not read again for every delivery.
+  Rig rig;
+  for (int i = 0; i < 5; ++i) rig.AddNew(i);  // under the digest threshold (10)
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 5);
+  const Job job = rig.RunOn(rig.queue, "", /*truncated=*/true);
+  EXPECT_FALSE(job.digest);
+  EXPECT_TRUE(job.read_to_end);
+  EXPECT_TRUE(job.more.empty());
 }
 
 // ---- threads -----------------------------------------------------------------------------------
@@ -482,6 +593,33 @@ TEST(Reconcile, AFailedLookupOfASuspectHeadMarksItInDoubtInTheRow) {
   EXPECT_EQ(row.state, DeliveryState::kSending) << "the doubt outlives the lease now";
   EXPECT_EQ(row.in_doubt_since, since);
   ASSERT_TRUE(job.hold_lease_until.has_value());
+}
+
+TEST(Reconcile, ThePostsAfterAFoundHeadAreFoundTooAndSettledWithIt) {
+  // Records written behind are lost with a crash; the posts are in the channel in order.
+  Rig rig;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(rig.AddNew(i));
+  for (int k = 0; k < 3; ++k) {
+    const std::string post_id = "posted" + std::to_string(k) + std::string(19, 'x');
+    rig.http.Seed(post_id, {{"message", "x"},
+                            {"props",
+                             {{"tocsin_delivery_id", std::to_string(ids[static_cast<size_t>(k)])},
+                              {"tocsin_installation", "inst"},
+                              {"tocsin_thread_key", "fp-" + std::to_string(k)}}}});
+  }
+  const Job job = rig.RunSuspect(rig.clock.Now());
+  EXPECT_EQ(job.outcome.reason, "reconciled");
+  EXPECT_EQ(job.covered, 3u);
+  EXPECT_TRUE(rig.http.Posts().empty());
+  for (int k = 0; k < 3; ++k) {
+    const auto row = rig.outbox.Row(ids[static_cast<size_t>(k)]);
+    EXPECT_EQ(row.state, DeliveryState::kSent) << k;
+    EXPECT_EQ(row.post_id, "posted" + std::to_string(k) + std::string(19, 'x')) << k;
+    EXPECT_EQ(row.digest_id, 0) << "each its own post, not a digest";
+  }
+  EXPECT_EQ(rig.outbox.Row(ids[3]).state, DeliveryState::kPending);
+  EXPECT_EQ(rig.outbox.Roots().size(), 3u) << "their thread roots, read off the posts";
 }
 
 // ---- coalesce ----------------------------------------------------------------------------------
