@@ -163,7 +163,36 @@ void EscapeLine(const std::u32string& line, bool markdown, std::string& out) {
   }
 }
 
+// True when NeutralizeGeneral would return `text` unchanged: one line of printable ASCII, not
+// starting or ending with a space, with no '@', nothing Markdown reads (or, in plain text, no
+// '&'), and no block marker at its start. Most of what a post carries (project names, rule ids,
+// paths, branches, plain titles) is such text, and needs neither the code-point split nor a copy
+// per character.
+bool UnchangedByNeutralize(std::string_view text, bool markdown) {
+  if (text.empty()) return true;
+  if (text.front() == ' ' || text.back() == ' ') return false;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7E || c == '@') return false;
+    if (markdown ? IsMarkdownSpecial(u) : c == '&') return false;
+  }
+  if (markdown) {
+    if (text[0] == '-' || text[0] == '+' || text[0] == '=') return false;
+    size_t d = 0;
+    while (d < text.size() && d < 10 && text[d] >= '0' && text[d] <= '9') ++d;
+    if (d > 0 && d < text.size() && text[d] == '.') return false;  // "1." starts a list
+  }
+  return true;
+}
+
 std::string NeutralizeImpl(std::string_view text, bool single_line, bool markdown) {
+  if (UnchangedByNeutralize(text, markdown)) return std::string(text);
+  return internal::NeutralizeGeneral(text, single_line, markdown);
+}
+
+}  // namespace
+
+std::string internal::NeutralizeGeneral(std::string_view text, bool single_line, bool markdown) {
   const auto lines = CleanLines(text);
   std::string out;
   out.reserve(text.size() + text.size() / 8);
@@ -195,6 +224,8 @@ std::string NeutralizeImpl(std::string_view text, bool single_line, bool markdow
   }
   return out;
 }
+
+namespace {
 
 // Byte offset just past the first `runes` code points of valid UTF-8.
 size_t RuneOffset(std::string_view s, size_t runes) {

@@ -37,6 +37,12 @@ std::string Neutralize(std::string_view text, bool single_line = true);
 // so backslash escapes would show): controls and invisible characters removed, newlines folded,
 // U+200B after every '@' (and '&', so no character reference can spell one). No Markdown escaping.
 std::string NeutralizePlain(std::string_view text);
+
+namespace internal {
+// Neutralize without its fast path for text that needs no change (tests and the fuzzer check
+// that both give the same answer): `markdown` false is NeutralizePlain.
+std::string NeutralizeGeneral(std::string_view text, bool single_line, bool markdown);
+}  // namespace internal
 // Cuts to at most `max_runes` code points (never inside a UTF-8 sequence), ending in "… (truncated)".
 std::string Truncate(std::string_view text, size_t max_runes);
 // What a post costs against max_runes: the message plus every attachment's fallback, pretext,

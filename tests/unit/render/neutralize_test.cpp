@@ -159,6 +159,40 @@ TEST(Truncate, CuttingAMentionNeverRejoinsIt) {
   for (size_t n = 14; n < 40; ++n) EXPECT_TRUE(Mentions(Truncate(s, n)).empty()) << n;
 }
 
+// The fast path (text that needs no change is returned as it is) must give exactly what the
+// general path gives, for any text: generated strings over an alphabet of everything the rules
+// look at (specials, spaces, tabs, line breaks, '@', '&', digits and '.', block markers, non-ASCII,
+// invisible characters), deterministic.
+TEST(Neutralize, TheFastPathAgreesWithTheGeneralPathEverywhere) {
+  const std::vector<std::string> alphabet = {
+      "a", "Z", "0", "7", ".", " ", "\t", "\n", "\r\n", "@", "&", "-", "+", "=", "*", "_", "#",
+      "[", "]", "(", ")", "!", "<", ">", "`", "~", "|", "$", "\\", "/", ":", "\x01", "\x7f",
+      "\xc3\xa9", "\xe2\x80\x8b", "\xef\xbc\xa0", "\xe2\x80\xae"};
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  const auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  size_t unchanged = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const size_t len = next() % 12;
+    // Half the strings from the plain letters only, so the fast path is taken often.
+    const size_t span = (i % 2 == 0) ? 4 : alphabet.size();
+    for (size_t k = 0; k < len; ++k) text += alphabet[next() % span];
+    for (const bool single : {true, false}) {
+      ASSERT_EQ(Neutralize(text, single), internal::NeutralizeGeneral(text, single, true))
+          << "[" << text << "] single=" << single;
+    }
+    ASSERT_EQ(NeutralizePlain(text), internal::NeutralizeGeneral(text, true, false))
+        << "[" << text << "]";
+    if (Neutralize(text) == text) ++unchanged;
+  }
+  EXPECT_GT(unchanged, 5000u) << "the fast path's case is common in the sample";
+}
+
 TEST(SeverityColor, IsFixedPerSeverity) {
   EXPECT_EQ(SeverityColor("critical"), "#8B0000");
   EXPECT_EQ(SeverityColor("high"), "#E01E5A");
