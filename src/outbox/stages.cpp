@@ -250,6 +250,9 @@ bool CoalesceStage::Run(Job& job) {
   const store::DeliveryRecord& head = job.head();
   if (!IsNewFinding(head)) return true;
   const size_t limit = static_cast<size_t>(std::max(1, max_digest_));
+  // A digest covers more than the threshold and at most `limit`: with a threshold that high none
+  // can form, and there is nothing to count (or to read further for, once per post).
+  if (!head.in_doubt_since && head.digest_threshold >= static_cast<int64_t>(limit)) return true;
   // The run of new findings behind the head that one digest would cover, counted up to `cap`.
   const auto run_length = [&](std::span<const store::DeliveryRecord> queue, size_t cap) {
     size_t n = 1;

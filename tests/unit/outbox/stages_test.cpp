@@ -698,6 +698,19 @@ TEST(Coalesce, AQueueCutAtTheReadLimitIsReadFurther) {
   EXPECT_EQ(job.more.size(), 15u);
 }
 
+TEST(Coalesce, AThresholdNoDigestCanPassReadsNothingFurther) {
+  Rig rig;
+  for (int i = 0; i < 8; ++i) {
+    const int64_t id = rig.AddNew(i);
+    rig.outbox.Update(id, [](store::DeliveryRecord& d) { d.digest_threshold = kMaxDigest; });
+  }
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 4);
+  const int reads = rig.outbox.queue_reads();
+  const Job job = rig.RunOn(rig.queue, "", /*truncated=*/true);
+  EXPECT_FALSE(job.digest);
+  EXPECT_EQ(rig.outbox.queue_reads(), reads) << "no digest can form: no longer read per post";
+}
+
 TEST(Coalesce, AHeadInDoubtKeepsTheSetItWasSentWith) {
   Rig rig;
   std::vector<int64_t> ids;
