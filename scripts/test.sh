@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 build=${TOCSIN_TEST_BUILD:-build-test}
 # Debug keeps assertions on; -O1 -g1 is what the sanitizers need, at half the compile time of -O2 -g.
+# The benchmarks are not tests (scripts/bench.sh builds and runs them in Release): not built here.
 ./scripts/build.sh "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
-  -DTOCSIN_SANITIZE=ON -DTOCSIN_WERROR=ON
+  -DTOCSIN_SANITIZE=ON -DTOCSIN_WERROR=ON -DTOCSIN_BUILD_BENCH=OFF
 # The browser tests' one npm package (playwright-core, pinned in tests/e2e/package-lock.json).
 if [[ ! -d tests/e2e/node_modules ]]; then npm ci --prefix tests/e2e --no-audit --no-fund; fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
