@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <utility>
 
 #include "core/strings.hpp"
 #include "net/url.hpp"
@@ -122,18 +123,21 @@ ChannelMember ParseMember(const nlohmann::json& j) {
 
 // Takes the props out of `j` (a reply's body, read once): a post's props carry its attachments,
 // the bulk of it, and a copy per created post showed in the delivery profile.
+// The fields of a post that Post keeps besides its props, as Mattermost names them; read by both
+// ParsePost and ReadPostWithoutProps.
+constexpr std::pair<const char*, std::string Post::*> kPostText[] = {
+    {"id", &Post::id},           {"channel_id", &Post::channel_id},
+    {"root_id", &Post::root_id}, {"user_id", &Post::user_id},
+    {"message", &Post::message}, {"pending_post_id", &Post::pending_post_id}};
+constexpr std::pair<const char*, int64_t Post::*> kPostTimes[] = {{"create_at", &Post::create_at},
+                                                                   {"update_at", &Post::update_at},
+                                                                   {"edit_at", &Post::edit_at},
+                                                                   {"delete_at", &Post::delete_at}};
+
 Post ParsePost(nlohmann::json& j) {
   Post p;
-  p.id = GetString(j, "id");
-  p.channel_id = GetString(j, "channel_id");
-  p.root_id = GetString(j, "root_id");
-  p.user_id = GetString(j, "user_id");
-  p.message = GetString(j, "message");
-  p.pending_post_id = GetString(j, "pending_post_id");
-  p.create_at = GetInt(j, "create_at");
-  p.update_at = GetInt(j, "update_at");
-  p.edit_at = GetInt(j, "edit_at");
-  p.delete_at = GetInt(j, "delete_at");
+  for (const auto& [key, field] : kPostText) p.*field = GetString(j, key);
+  for (const auto& [key, field] : kPostTimes) p.*field = GetInt(j, key);
   if (auto it = j.find("props"); it != j.end() && it->is_object()) p.props = std::move(*it);
   return p;
 }
@@ -151,14 +155,6 @@ std::optional<Post> ReadPostWithoutProps(std::string_view body) {
     return std::nullopt;
   }
   Post p;
-  const auto text = [](simdjson::ondemand::value& v, std::string& out) {
-    std::string_view s;
-    if (v.get_string().get(s) == simdjson::SUCCESS) out.assign(s);
-  };
-  const auto number = [](simdjson::ondemand::value& v, int64_t& out) {
-    int64_t n = 0;
-    if (v.get_int64().get(n) == simdjson::SUCCESS) out = n;
-  };
   for (auto field : object) {
     std::string_view key;
     simdjson::ondemand::value value;
@@ -166,27 +162,15 @@ std::optional<Post> ReadPostWithoutProps(std::string_view body) {
         field.value().get(value) != simdjson::SUCCESS) {
       return std::nullopt;
     }
-    if (key == "id") {
-      text(value, p.id);
-    } else if (key == "channel_id") {
-      text(value, p.channel_id);
-    } else if (key == "root_id") {
-      text(value, p.root_id);
-    } else if (key == "user_id") {
-      text(value, p.user_id);
-    } else if (key == "message") {
-      text(value, p.message);
-    } else if (key == "pending_post_id") {
-      text(value, p.pending_post_id);
-    } else if (key == "create_at") {
-      number(value, p.create_at);
-    } else if (key == "update_at") {
-      number(value, p.update_at);
-    } else if (key == "edit_at") {
-      number(value, p.edit_at);
-    } else if (key == "delete_at") {
-      number(value, p.delete_at);
-    }  // anything else (props above all) is skipped unread
+    // Anything not in the tables (props above all) is skipped unread.
+    for (const auto& [name, member] : kPostText) {
+      std::string_view s;
+      if (key == name && value.get_string().get(s) == simdjson::SUCCESS) p.*member = s;
+    }
+    for (const auto& [name, member] : kPostTimes) {
+      int64_t n = 0;
+      if (key == name && value.get_int64().get(n) == simdjson::SUCCESS) p.*member = n;
+    }
   }
   // Anything after the object (simdjson reads lazily: only now is the rest looked at).
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;

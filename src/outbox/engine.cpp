@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -356,31 +355,31 @@ class EngineImpl final : public Engine, private Waiter {
     bool keep = false;
   };
 
-  // Serves one claimed channel: its queue in order until it is empty, its head is not due
-  // (backoff, rate limit), the integration pauses, the engine stops, or the channel has had its
-  // turn.
   // One turn at a channel, with its sent posts' records written behind (docs/decisions/0005):
   // whatever ends the turn, they are written before the lease can be let go.
   Served Serve(Worker& worker, const store::ClaimedChannel& claim) {
     std::vector<store::SentPost> behind;
-    const std::function<bool()> flush = [&]() -> bool {
-      if (behind.empty()) return true;
-      auto r = outbox_.RecordSentAll(behind);
-      if (!r) {
-        spdlog::error("cannot record sent deliveries channel={} posts={} error={}", claim.channel,
-                      behind.size(), r.error().message);
-        return false;
-      }
-      behind.clear();
-      return true;
-    };
-    const Served served = ServeTurn(worker, claim, behind, flush);
-    if (!flush()) return {.keep = true};  // the lease stays: the next claim reconciles
+    const Served served = ServeTurn(worker, claim, behind);
+    if (!Flush(claim.channel, behind)) return {.keep = true};  // the next claim reconciles
     return served;
   }
 
+  // WriteBehind, saying why it could not.
+  bool Flush(const std::string& channel, std::vector<store::SentPost>& behind) {
+    const size_t posts = behind.size();
+    auto written = WriteBehind(outbox_, behind);
+    if (!written) {
+      spdlog::error("cannot record sent deliveries channel={} posts={} error={}", channel, posts,
+                    written.error().message);
+    }
+    return written.has_value();
+  }
+
+  // Serves one claimed channel: its queue in order until it is empty, its head is not due
+  // (backoff, rate limit), the integration pauses, the engine stops, or the channel has had its
+  // turn. Records of sent posts may be left in `behind` (Serve writes them).
   Served ServeTurn(Worker& worker, const store::ClaimedChannel& claim,
-                   std::vector<store::SentPost>& behind, const std::function<bool()>& flush) {
+                   std::vector<store::SentPost>& behind) {
     const std::string& channel = claim.channel;
     // Claimed over a lease left standing: the head may have been posted (a single post; a
     // digest carries its own mark), so the first job looks for it before anything is sent.
@@ -423,7 +422,7 @@ class EngineImpl final : public Engine, private Waiter {
       if (Stopping() || paused_) return {.keep = suspect.has_value()};
       if (i >= queue.size()) {
         // What is read as unsent must not have been posted: the records behind go first.
-        if (!flush()) return {.keep = true};
+        if (!Flush(channel, behind)) return {.keep = true};
         auto read = outbox_.ChannelQueue(channel, options_.queue_batch);
         if (!read) {
           spdlog::warn("cannot read a channel's queue channel={} error={}", channel,
@@ -441,7 +440,7 @@ class EngineImpl final : public Engine, private Waiter {
       if (queue[i].next_attempt_at > now) return {.keep = suspect.has_value()};  // it waits
       keep_lease();
       if (lease_lost) return {};
-      if (!behind.empty() && now - behind_since >= kMaxBehindAge && !flush()) {
+      if (!behind.empty() && now - behind_since >= kMaxBehindAge && !Flush(channel, behind)) {
         return {.keep = true};
       }
       const bool nothing_behind = behind.empty();
@@ -453,7 +452,6 @@ class EngineImpl final : public Engine, private Waiter {
       job.lease_owner = owner_;
       job.run_hint = run_hint;
       job.behind = &behind;
-      job.flush = flush;
       if (suspect) {
         // Its post, if any, is no older than the lease left standing, nor than the delivery.
         job.suspect = true;

@@ -66,7 +66,29 @@ Outcome SentOutcome(const std::string& post_id, const std::string& reason) {
   return out;
 }
 
+// Settles a job whose store write failed: the worker gives the channel up, keeping its lease.
+bool AbortForStore(Job& job, std::string message) {
+  job.store_error = std::move(message);
+  job.outcome.kind = OutcomeKind::kAborted;
+  job.outcome.reason = "store_error";
+  return false;
+}
+
+// The job's records behind, written before a stage reads or writes the channel's deliveries.
+Result<void> WriteJobsBehind(store::Outbox& outbox, Job& job) {
+  if (job.behind == nullptr) return Ok();
+  return WriteBehind(outbox, *job.behind);
+}
+
 }  // namespace
+
+Result<void> WriteBehind(store::Outbox& outbox, std::vector<store::SentPost>& behind) {
+  if (behind.empty()) return Ok();
+  auto written = outbox.RecordSentAll(behind);
+  if (!written) return Unexpected(written.error());
+  behind.clear();
+  return Ok();
+}
 
 std::string PendingPostId(const std::string& installation_id, int64_t delivery_id) {
   return installation_id + "-" + std::to_string(delivery_id);
@@ -274,7 +296,7 @@ bool CoalesceStage::Run(Job& job) {
   // longer read for the deliveries that follow, so a long queue is not read again per delivery).
   const auto read_further = [&] {
     if (!job.more.empty() || !job.queue_truncated || job.queue.size() >= limit) return false;
-    if (!job.Flush()) return false;  // the record stage meets the store error again
+    if (!WriteJobsBehind(outbox_, job)) return false;  // the record stage meets it again
     auto more = outbox_.ChannelQueue(head.channel, max_digest_);
     if (!more || more->empty() || more->front().id != head.id) return false;
     if (more->size() <= job.queue.size()) {
@@ -406,19 +428,12 @@ bool ThreadStage::Run(Job& job) {
     return true;
   }
   if (head.event_type != domain::EventType::kStatusChanged) return true;
-  if (!job.Flush()) {  // the root may be among the records behind
-    job.store_error = "cannot write the records behind";
-    job.outcome.kind = OutcomeKind::kAborted;
-    job.outcome.reason = "store_error";
-    return false;
+  // The root may be among the records behind.
+  if (auto written = WriteJobsBehind(outbox_, job); !written) {
+    return AbortForStore(job, written.error().message);
   }
   auto root = outbox_.GetThreadRoot(head.project, head.thread_key, job.channel->id);
-  if (!root) {
-    job.store_error = root.error().message;
-    job.outcome.kind = OutcomeKind::kAborted;
-    job.outcome.reason = "store_error";
-    return false;
-  }
+  if (!root) return AbortForStore(job, root.error().message);
   if (*root) {
     job.root_id = **root;
   } else {
@@ -518,17 +533,11 @@ bool SendStage::Run(Job& job) {
   // looked up. An earlier mark (or the suspect bound) is kept: it bounds where the post could be.
   const TimePoint mark = job.in_doubt_since.value_or(clock_.Now());
   if (job.digest) {
-    if (!job.Flush()) {
-      job.store_error = "cannot write the records behind";
-      job.outcome.kind = OutcomeKind::kAborted;
-      job.outcome.reason = "store_error";
-      return false;
+    if (auto written = WriteJobsBehind(outbox_, job); !written) {
+      return AbortForStore(job, written.error().message);
     }
     if (auto r = outbox_.MarkInDoubt(job.Ids(), mark); !r) {
-      job.store_error = r.error().message;
-      job.outcome.kind = OutcomeKind::kAborted;
-      job.outcome.reason = "store_error";
-      return false;
+      return AbortForStore(job, r.error().message);
     }
   }
   job.in_doubt_since = mark;
@@ -655,11 +664,14 @@ bool RecordStage::Run(Job& job) {
   const TimePoint now = clock_.Now();
   const std::vector<int64_t> ids = job.Ids();
   if (!o.report_status.empty()) status_.Report(o.report_status, o.error);
-  if (o.kind != OutcomeKind::kSent && !job.Flush()) {
+  if (o.kind != OutcomeKind::kSent) {
     // The earlier posts' records first: a delivery is never written before the ones before it.
-    job.store_error = "cannot write the records behind";
-    spdlog::error("cannot record delivery outcomes delivery={} (records behind)", head.id);
-    return true;
+    if (auto written = WriteJobsBehind(outbox_, job); !written) {
+      job.store_error = written.error().message;
+      spdlog::error("cannot record the posts before a delivery delivery={} error={}", head.id,
+                    job.store_error);
+      return true;
+    }
   }
   Result<void> written;
   double counted = 1;
@@ -690,9 +702,7 @@ bool RecordStage::Run(Job& job) {
         // Written behind: with the next ones, or before anything reads the channel's queue.
         job.behind->push_back(std::move(sent));
         status_.OnSuccess();
-        if (job.behind->size() >= kMaxBehind && !job.Flush()) {
-          written = Fail("store_unavailable", "cannot write the records behind");
-        }
+        if (job.behind->size() >= kMaxBehind) written = WriteBehind(outbox_, *job.behind);
         break;
       }
       std::vector<store::SentPost> records;

@@ -171,12 +171,10 @@ struct Job {
   // reconcile looks for the post before anything is sent (docs/decisions/0004).
   bool suspect = false;
   // Records written behind (docs/decisions/0005): when set, the record of a sent single post
-  // that is not the last in hand is appended here instead of written, and `flush` writes what is
-  // here in one transaction (false on a store error). Every stage that reads or writes the
-  // channel's deliveries flushes first (Flush()), so nothing reads a delivery as unsent that
-  // was posted.
+  // that is not the last in hand is appended here instead of written. Every stage that reads or
+  // writes the channel's deliveries writes them first (WriteBehind), so nothing reads a delivery
+  // as unsent that was posted.
   std::vector<store::SentPost>* behind = nullptr;
-  std::function<bool()> flush;
 
   // Learned by the stages.
   std::optional<mattermost::Channel> channel;
@@ -213,8 +211,6 @@ struct Job {
   bool released = false;    // set by record: the lease is dropped, the channel had nothing left
 
   const store::DeliveryRecord& head() const { return queue.front(); }
-  // Writes the records behind (true when there were none, or they were written).
-  bool Flush() const { return behind == nullptr || behind->empty() || !flush || flush(); }
   std::vector<int64_t> Ids() const;
   bool settled() const { return outcome.kind != OutcomeKind::kNone || failure.has_value(); }
 };
@@ -435,6 +431,10 @@ struct PipelineDeps {
 };
 
 Pipeline BuildPipeline(const PipelineDeps& deps);
+
+// Writes records kept behind their posts (docs/decisions/0005) in one transaction and empties
+// `behind`; on a store error they stay, for the worker's last try at the end of its turn.
+Result<void> WriteBehind(store::Outbox& outbox, std::vector<store::SentPost>& behind);
 
 // The pending_post_id of a delivery's post (SPEC §3): deterministic, so a resend within the
 // server's 30 s window returns the original post instead of creating another.

@@ -12,8 +12,9 @@
 //   Leases expire, so an instance that dies mid-delivery has its channels picked up by others.
 //
 // Delivery states: pending → (MarkInDoubt, or Reschedule with a mark) sending → sent | pending
-// (Reschedule) | failed | dead (MarkFinal); failed/dead → pending by hand (Retry). "Undelivered" = pending or sending; a
-// channel's queue is its undelivered deliveries by id, and only its head is ever worked on.
+// (Reschedule) | failed | dead (MarkFinal); failed/dead → pending by hand (Retry).
+// "Undelivered" = pending or sending; a channel's queue is its undelivered deliveries by id, and
+// only its head is ever worked on.
 // `attempts` counts the sends that got an outcome: MarkSent and MarkFinal add one, Reschedule
 // one when count_attempt; each outcome also appends a DeliveryAttempt (the history).
 //

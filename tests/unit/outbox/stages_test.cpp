@@ -84,12 +84,6 @@ struct Rig {
     job.lease_owner = owner;
     job.queue_truncated = truncated;
     job.behind = &behind;
-    job.flush = [this] {
-      auto r = outbox.RecordSentAll(behind);
-      if (!r) return false;
-      behind.clear();
-      return true;
-    };
     pipeline.Run(job);
     return job;
   }
