@@ -287,11 +287,7 @@ int RunScanUpload(const ScanUploadOptions& options) {
   const CURLcode rc = curl_easy_perform(curl);
   if (progress.tty && progress.last_percent >= 0) std::cerr << "\n";
   if (rc != CURLE_OK) {
-    net::CurlFailure failure;
-    failure.code = rc;
-    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &failure.os_errno);
-    curl_easy_getinfo(curl, CURLINFO_SSL_VERIFYRESULT, &failure.ssl_verify_result);
-    failure.error_text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    net::CurlFailure failure = net::ReadCurlFailure(curl, rc, errbuf);
     failure.ca_file = o.ca_file;
     const net::NetError error = net::ClassifyCurlFailure(failure);
     std::cerr << "tocsin: upload to " << server << " failed: " << Redact(error.detail, o.token)

@@ -86,6 +86,17 @@ NetErrorKind ClassifyConnectFailure(const CurlFailure& f) {
 
 }  // namespace
 
+CurlFailure ReadCurlFailure(void* handle, int code, const char* error_buffer) {
+  CurlFailure failure;
+  failure.code = code;
+  curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &failure.os_errno);
+  curl_easy_getinfo(handle, CURLINFO_SSL_VERIFYRESULT, &failure.ssl_verify_result);
+  failure.error_text = error_buffer != nullptr && error_buffer[0] != '\0'
+                           ? error_buffer
+                           : curl_easy_strerror(static_cast<CURLcode>(code));
+  return failure;
+}
+
 NetError ClassifyCurlFailure(const CurlFailure& f) {
   NetError error;
   error.detail = f.error_text;

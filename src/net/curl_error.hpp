@@ -24,4 +24,9 @@ struct CurlFailure {
 
 NetError ClassifyCurlFailure(const CurlFailure& failure);
 
+// What libcurl tells of a failed transfer on `handle` (a CURL*): the code, the OS errno, the TLS
+// verification result, and the error buffer's text (curl_easy_strerror's when it is empty).
+// The caller adds what only it knows (connected, body_too_large, ca_file, max_response_bytes).
+CurlFailure ReadCurlFailure(void* handle, int code, const char* error_buffer);
+
 }  // namespace tocsin::net

@@ -195,12 +195,8 @@ HttpResult CurlHttpClient::Send(const HttpRequest& request) {
   }
 
   const CURLcode code = curl_easy_perform(h);
-  CurlFailure failure;
-  failure.code = code;
-  curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &failure.os_errno);
-  curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &failure.ssl_verify_result);
+  CurlFailure failure = ReadCurlFailure(h, code, error_buffer_);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &transfer.response.status);
-  failure.error_text = error_buffer_;
   // The handle must not keep pointers into this call's header list and request body; the reset
   // keeps the live connection.
   curl_easy_reset(h);
