@@ -11,29 +11,11 @@ start_emulator --dedup-ttl-ms 0
 DATA="$WORK/var"
 TOTAL=5
 
-STARTS=0
-start_tocsin() {
-  STARTS=$((STARTS + 1))
-  LOG="$WORK/serve-$STARTS.log"
-  "$TOCSIN" serve --listen 127.0.0.1:0 --data-dir "$DATA" --mattermost-rate-per-second 0 \
-    >"$LOG" 2>&1 &
-  SERVE=$!
-  PIDS+=($SERVE)
-  wait_for_line "$LOG" 'serving port=[0-9]+'
-  PORT=$(sed -n 's/.*serving port=\([0-9]*\).*/\1/p' "$LOG" | tail -1)
-  API="http://127.0.0.1:$PORT/api/v1"
-  ADMIN=$(cat "$DATA/admin-token")
-}
-api() { curl -sS -m 30 -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' "$@"; }
+source "$(dirname "$0")/crash_lib.sh"
 emu() { curl -fsS -m 10 "$@"; }
-posts_in_emulator() { emu "$EMU_URL/_emulator/stats" | jq -r '.posts'; }
 
 start_tocsin
-api -X PUT "$API/integrations/mattermost" -d "{\"url\":\"$EMU_URL\",\"token\":\"$BOT_TOKEN\"}" >/dev/null
-api -X POST "$API/projects" -d '{"name":"acme-web"}' >/dev/null
-api -X PUT "$API/projects/acme-web/integrations/mattermost" \
-  -d '{"routes":[{"channel":"security/alerts","events":["scan.completed"]}]}' >/dev/null
-BASE=$(posts_in_emulator)
+link_project
 
 # The next create is stored and its answer held until the fault is cleared.
 emu -X POST "$EMU_URL/_emulator/fault" -H 'Content-Type: application/json' \
@@ -58,20 +40,8 @@ emu -X POST "$EMU_URL/_emulator/fault" -H 'Content-Type: application/json' -d '{
 echo "killed -9 with the first post created and unanswered"
 
 start_tocsin
-for ((i = 0; i < 400; i++)); do
-  (($(posts_in_emulator) - BASE >= TOTAL)) && break
-  sleep 0.05
-done
-for ((i = 0; i < 100; i++)); do
-  pending=$(api "$API/deliveries?state=pending&limit=1" | jq '.items | length')
-  sending=$(api "$API/deliveries?state=sending&limit=1" | jq '.items | length')
-  ((pending + sending == 0)) && break
-  sleep 0.05
-done
-
-emu "$EMU_URL/_emulator/posts?channel_id=$ALERTS_ID" >"$WORK/posts.json"
-POSTS=$(jq '[.[] | select(.props.tocsin_delivery_id != null)] | length' "$WORK/posts.json")
-UNIQUE=$(jq '[.[] | select(.props.tocsin_delivery_id != null) | .props.tocsin_delivery_id] | unique | length' "$WORK/posts.json")
+settle $TOTAL 20
+count_posts
 echo "posted $UNIQUE distinct deliveries in $POSTS posts"
 ((UNIQUE == TOTAL)) || fail "expected $TOTAL distinct posts, got $UNIQUE"
 ((POSTS == TOTAL)) || fail "$((POSTS - UNIQUE)) duplicate posts after kill -9 between create and record"

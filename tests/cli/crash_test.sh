@@ -12,29 +12,10 @@ DATA="$WORK/var"
 TOTAL=2000
 BATCH=100
 
-STARTS=0
-start_tocsin() {
-  STARTS=$((STARTS + 1))
-  LOG="$WORK/serve-$STARTS.log"  # a fresh file: never read the previous run's port line
-  # No client-side cap (the emulator sends no rate-limit headers, so the default would be 10/s).
-  "$TOCSIN" serve --listen 127.0.0.1:0 --data-dir "$DATA" --mattermost-rate-per-second 0 \
-    >"$LOG" 2>&1 &
-  SERVE=$!
-  PIDS+=($SERVE)
-  wait_for_line "$LOG" 'serving port=[0-9]+'
-  PORT=$(sed -n 's/.*serving port=\([0-9]*\).*/\1/p' "$LOG" | tail -1)
-  API="http://127.0.0.1:$PORT/api/v1"
-  ADMIN=$(cat "$DATA/admin-token")
-}
-api() { curl -sS -m 30 -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' "$@"; }
-posts_in_emulator() { curl -fsS "$EMU_URL/_emulator/stats" | jq -r '.posts'; }
+source "$(dirname "$0")/crash_lib.sh"
 
 start_tocsin
-api -X PUT "$API/integrations/mattermost" -d "{\"url\":\"$EMU_URL\",\"token\":\"$BOT_TOKEN\"}" >/dev/null
-api -X POST "$API/projects" -d '{"name":"acme-web"}' >/dev/null
-api -X PUT "$API/projects/acme-web/integrations/mattermost" \
-  -d '{"routes":[{"channel":"security/alerts","events":["scan.completed"]}]}' >/dev/null
-BASE=$(posts_in_emulator)  # the bot's join message, if any
+link_project
 
 batch_body() {  # batch_body N: events N*BATCH .. N*BATCH+BATCH-1, each with a stable id
   local n=$1 i
@@ -72,22 +53,9 @@ for ((n = 0; n < TOTAL / BATCH; n++)); do
   fi
 done
 
-for ((i = 0; i < 1200; i++)); do
-  (($(posts_in_emulator) - BASE >= TOTAL)) && break
-  sleep 0.1
-done
-# Let anything still in flight land before counting.
-for ((i = 0; i < 100; i++)); do
-  pending=$(api "$API/deliveries?state=pending&limit=1" | jq '.items | length')
-  sending=$(api "$API/deliveries?state=sending&limit=1" | jq '.items | length')
-  ((pending + sending == 0)) && break
-  sleep 0.1
-done
-
-curl -fsS "$EMU_URL/_emulator/posts?channel_id=$ALERTS_ID" >"$WORK/posts.json"
-TOTAL_POSTS=$(jq '[.[] | select(.props.tocsin_delivery_id != null)] | length' "$WORK/posts.json")
-UNIQUE=$(jq '[.[] | select(.props.tocsin_delivery_id != null) | .props.tocsin_delivery_id] | unique | length' "$WORK/posts.json")
-DUPLICATES=$((TOTAL_POSTS - UNIQUE))
+settle $TOTAL 120
+count_posts
+DUPLICATES=$((POSTS - UNIQUE))
 echo "delivered $UNIQUE distinct posts of $TOTAL events; $DUPLICATES duplicate posts"
 grep -h 'was posted before' "$WORK"/serve-*.log | sed 's/^.*\(delivery left\)/  after the restart: \1/' || true
 ((UNIQUE == TOTAL)) || fail "expected $TOTAL distinct posts, got $UNIQUE"

@@ -186,22 +186,28 @@ TEST(SqliteStore, UpgradeAppliesOnlyTheMissingMigrations) {
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM schema_migrations"), 2);
 }
 
+// A database as a tocsin of schema `version` left it, with a project 'web'.
+void MakeOldDatabase(const std::string& path, size_t version) {
+  const auto& all = sqlite::Migrations();
+  ASSERT_GT(all.size(), version);
+  const std::vector<Migration> old(all.begin(), all.begin() + static_cast<ptrdiff_t>(version));
+  {
+    auto store = sqlite::SqliteStore::Open(path, {.migrations = &old});
+    ASSERT_TRUE(store) << store.error().message;
+  }
+  RawDb raw(path);
+  ASSERT_EQ(raw.Exec("INSERT INTO projects (name, display_name, url, created_at) "
+                     "VALUES ('web', '', '', 1)"),
+            SQLITE_OK);
+}
+
 TEST(SqliteStore, Migration4KeepsDeliveriesLeftInDoubtInDoubt) {
   // A database of version 3 with a delivery written as 'sending' by an older tocsin.
   TempDir tmp;
   const std::string path = (tmp.path() / "t.db").string();
-  const auto& all = sqlite::Migrations();
-  ASSERT_GE(all.size(), 4u);
-  const std::vector<Migration> v3(all.begin(), all.begin() + 3);
-  {
-    auto store = sqlite::SqliteStore::Open(path, {.migrations = &v3});
-    ASSERT_TRUE(store) << store.error().message;
-  }
+  ASSERT_NO_FATAL_FAILURE(MakeOldDatabase(path, 3));
   {
     RawDb raw(path);
-    ASSERT_EQ(raw.Exec("INSERT INTO projects (name, display_name, url, created_at) "
-                       "VALUES ('web', '', '', 1)"),
-              SQLITE_OK);
     ASSERT_EQ(raw.Exec("INSERT INTO deliveries (project, channel, event_type, state, created_at, "
                        "updated_at, next_attempt_at, expires_at, in_doubt_since) VALUES "
                        "('web', 'team/a', 'scan.completed', 'sending', 1, 2, 1, 99, 2), "
@@ -230,18 +236,9 @@ TEST(SqliteStore, Migration5KeepsALeaseLeftStandingWithAnUnknownStart) {
   // A version-4 database that a crashed tocsin left with a lease on a channel with work.
   TempDir tmp;
   const std::string path = (tmp.path() / "t.db").string();
-  const auto& all = sqlite::Migrations();
-  ASSERT_GE(all.size(), 5u);
-  const std::vector<Migration> v4(all.begin(), all.begin() + 4);
-  {
-    auto store = sqlite::SqliteStore::Open(path, {.migrations = &v4});
-    ASSERT_TRUE(store) << store.error().message;
-  }
+  ASSERT_NO_FATAL_FAILURE(MakeOldDatabase(path, 4));
   {
     RawDb raw(path);
-    ASSERT_EQ(raw.Exec("INSERT INTO projects (name, display_name, url, created_at) "
-                       "VALUES ('web', '', '', 1)"),
-              SQLITE_OK);
     ASSERT_EQ(raw.Exec("INSERT INTO deliveries (project, channel, event_type, state, created_at, "
                        "updated_at, next_attempt_at, expires_at) VALUES "
                        "('web', 'team/a', 'scan.completed', 'pending', 1, 1, 1, 99)"),

@@ -1,0 +1,52 @@
+# Helpers of the kill -9 tests (crash_test.sh, crash_after_create_test.sh): one `tocsin serve` on
+# a data directory that survives restarts, the API as its admin, and the emulator's count of
+# posts. Sourced after lib.sh and start_emulator; the test sets DATA.
+STARTS=0
+# start_tocsin: (re)starts the server on $DATA; sets SERVE, LOG, PORT, API, ADMIN.
+start_tocsin() {
+  STARTS=$((STARTS + 1))
+  LOG="$WORK/serve-$STARTS.log"  # a fresh file: never read the previous run's port line
+  # No client-side cap (the emulator sends no rate-limit headers, so the default would be 10/s).
+  "$TOCSIN" serve --listen 127.0.0.1:0 --data-dir "$DATA" --mattermost-rate-per-second 0 \
+    >"$LOG" 2>&1 &
+  SERVE=$!
+  PIDS+=($SERVE)
+  wait_for_line "$LOG" 'serving port=[0-9]+'
+  PORT=$(sed -n 's/.*serving port=\([0-9]*\).*/\1/p' "$LOG" | tail -1)
+  API="http://127.0.0.1:$PORT/api/v1"
+  ADMIN=$(cat "$DATA/admin-token")
+}
+api() { curl -sS -m 30 -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' "$@"; }
+posts_in_emulator() { curl -fsS -m 10 "$EMU_URL/_emulator/stats" | jq -r '.posts'; }
+
+# link_project: the integration on the emulator and project acme-web, its scan.completed events
+# routed to security/alerts; sets BASE (the posts already in the emulator).
+link_project() {
+  api -X PUT "$API/integrations/mattermost" -d "{\"url\":\"$EMU_URL\",\"token\":\"$BOT_TOKEN\"}" >/dev/null
+  api -X POST "$API/projects" -d '{"name":"acme-web"}' >/dev/null
+  api -X PUT "$API/projects/acme-web/integrations/mattermost" \
+    -d '{"routes":[{"channel":"security/alerts","events":["scan.completed"]}]}' >/dev/null
+  BASE=$(posts_in_emulator)
+}
+
+# settle TOTAL SECONDS: waits (bounded) until TOTAL posts arrived and nothing is left to send.
+settle() {
+  local total=$1 rounds=$(($2 * 10)) i pending sending
+  for ((i = 0; i < rounds; i++)); do
+    (($(posts_in_emulator) - BASE >= total)) && break
+    sleep 0.1
+  done
+  for ((i = 0; i < 100; i++)); do  # anything still in flight lands before counting
+    pending=$(api "$API/deliveries?state=pending&limit=1" | jq '.items | length')
+    sending=$(api "$API/deliveries?state=sending&limit=1" | jq '.items | length')
+    ((pending + sending == 0)) && break
+    sleep 0.1
+  done
+}
+
+# count_posts: the alerts channel's posts made by Tocsin: POSTS in all, UNIQUE deliveries.
+count_posts() {
+  curl -fsS "$EMU_URL/_emulator/posts?channel_id=$ALERTS_ID" >"$WORK/posts.json"
+  POSTS=$(jq '[.[] | select(.props.tocsin_delivery_id != null)] | length' "$WORK/posts.json")
+  UNIQUE=$(jq '[.[] | select(.props.tocsin_delivery_id != null) | .props.tocsin_delivery_id] | unique | length' "$WORK/posts.json")
+}
