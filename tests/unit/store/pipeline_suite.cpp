@@ -131,6 +131,21 @@ DeliveryRecord Delivery(Outbox& o, int64_t id) {
   return d && d->has_value() ? **d : DeliveryRecord{};
 }
 
+// A post of project web in channel team/a (Mattermost id chan-1), its record asking to release
+// `owner`'s lease when the channel has nothing left.
+SentPost Releasing(std::vector<int64_t> ids, std::string post_id, TimePoint now,
+                   std::string owner) {
+  SentPost sent;
+  sent.ids = std::move(ids);
+  sent.post_id = std::move(post_id);
+  sent.channel_id = "chan-1";
+  sent.now = now;
+  sent.project = "web";
+  sent.channel = "team/a";
+  sent.release_owner = std::move(owner);
+  return sent;
+}
+
 // The names of the channels claimed.
 std::vector<std::string> Claim(Outbox& o, const std::string& owner, TimePoint now, int max = 10) {
   auto r = o.ClaimChannels(owner, now, kLease, max);
@@ -1122,15 +1137,7 @@ TEST_P(PipelineSuite, ARecordThatReleasesLeavesNoLeaseStanding) {
   CreateProject(pipeline(), "web");
   const int64_t id = Enqueue(pipeline(), "web", "team/a", At(0));
   ASSERT_THAT(ClaimAll(outbox(), "w1", At(1)), ElementsAre(ClaimedChannel{"team/a", std::nullopt}));
-  SentPost sent;
-  sent.ids = {id};
-  sent.post_id = "post1post1post1post1post1p";
-  sent.channel_id = "chan1chan1chan1chan1chan1c";
-  sent.now = At(2);
-  sent.project = "web";
-  sent.channel = "team/a";
-  sent.release_owner = "w1";
-  auto released = outbox().RecordSent(sent);
+  auto released = outbox().RecordSent(Releasing({id}, "post-1", At(2), "w1"));
   ASSERT_TRUE(released);
   EXPECT_TRUE(*released);
   Enqueue(pipeline(), "web", "team/a", At(3));
@@ -1291,15 +1298,8 @@ TEST_P(PipelineSuite, RecordSentWritesTheRootAndReleasesAnEmptyChannelAtOnce) {
   EXPECT_THAT(Claim(outbox(), "w1", At(1)), ElementsAre("team/a"));
   ASSERT_TRUE(outbox().MarkInDoubt({first}, At(1)));
 
-  SentPost sent;
-  sent.ids = {first};
-  sent.post_id = "post-1";
-  sent.channel_id = "chan-1";
-  sent.now = At(2);
-  sent.project = "web";
+  SentPost sent = Releasing({first}, "post-1", At(2), "w1");
   sent.root_thread_key = "fp-1";
-  sent.channel = "team/a";
-  sent.release_owner = "w1";
   auto kept = outbox().RecordSent(sent);
   ASSERT_TRUE(kept) << kept.error().message;
   EXPECT_FALSE(*kept) << "the second delivery is still queued: the lease stays";
