@@ -33,16 +33,6 @@ constexpr Millis kDisplayNameTtl{60000};
 // channels get their turn; it is claimed again at once if still due.
 constexpr int kMaxPerClaim = 1000;
 
-struct ServerKey {
-  std::string url;
-  Secret token;
-  bool insecure = false;
-  std::string ca_file;
-  bool operator==(const ServerKey& o) const {
-    return url == o.url && token == o.token && insecure == o.insecure && ca_file == o.ca_file;
-  }
-};
-
 bool SameOptions(const net::HttpClientOptions& a, const net::HttpClientOptions& b) {
   return a.insecure == b.insecure && a.ca_file == b.ca_file &&
          a.connect_timeout == b.connect_timeout && a.total_timeout == b.total_timeout;
@@ -198,10 +188,13 @@ class EngineImpl final : public Engine, private Waiter {
   // A different server, token or TLS setting: what we learned about the old one is void.
   // Returns true when the settings changed since the last look (not on the first).
   bool CheckServer(const mattermost::ConnectionSettings& conn) {
-    ServerKey key{mattermost::NormalizeBaseUrl(conn.url), conn.token, conn.insecure, conn.ca_file};
+    ServerKey key = ServerKey::Of(conn);
     if (server_ && *server_ == key) return false;
     const bool changed = server_.has_value();
     if (changed) spdlog::info("mattermost connection settings changed; delivery starts afresh");
+    // Before the status is looked at: a 401 to a request still made with the old settings
+    // must not pause delivery with the new ones.
+    status_.UseServer(key);
     server_ = std::move(key);
     bucket_.Reset();
     channels_.Clear();
@@ -397,6 +390,7 @@ class EngineImpl final : public Engine, private Waiter {
     }
     if (!worker.http) return {.keep = suspect.has_value()};
     mattermost::Client client(*worker.http, conn->url, conn->token);
+    const ServerKey server = ServerKey::Of(*conn);  // what this turn's requests are made with
 
     const TimePoint claimed_at = clock_.Now();
     TimePoint renewed_at = claimed_at;
@@ -447,6 +441,7 @@ class EngineImpl final : public Engine, private Waiter {
       Job job;
       job.queue = std::span<const store::DeliveryRecord>(queue.data() + i, queue.size() - i);
       job.client = &client;
+      job.server = &server;
       job.keep_lease = keep_lease;
       job.queue_truncated = truncated;
       job.lease_owner = owner_;
@@ -513,9 +508,9 @@ class EngineImpl final : public Engine, private Waiter {
   bool started_ = false;
   bool stopping_ = false;
   std::deque<store::ClaimedChannel> ready_;  // claimed, waiting for a worker
-  std::set<std::string> serving_;  // claimed and not yet released (ready or being served)
-  std::set<std::string> recheck_;  // claimed again while being served: look when released
-  bool starved_ = false;           // the last look found no free worker for all it could claim
+  std::set<std::string> serving_;            // claimed and not yet released (ready or being served)
+  std::set<std::string> recheck_;            // claimed again while being served: look when released
+  bool starved_ = false;  // the last look found no free worker for all it could claim
   int busy_ = 0;
   std::thread dispatcher_;
   std::vector<std::thread> workers_;

@@ -635,11 +635,23 @@ bool ClassifyStage::Run(Job& job) {
 
 // ---- record ------------------------------------------------------------------------------------
 
-void StatusTracker::Report(const std::string& status, const std::string& detail) {
+ServerKey ServerKey::Of(const mattermost::ConnectionSettings& conn) {
+  return {mattermost::NormalizeBaseUrl(conn.url), conn.token, conn.insecure, conn.ca_file};
+}
+
+void StatusTracker::UseServer(const ServerKey& server) {
   std::lock_guard lock(mu_);
-  if (known_ == status) return;
+  server_ = server;
+}
+
+bool StatusTracker::Report(const std::string& status, const std::string& detail,
+                           const ServerKey* seen_with) {
+  std::lock_guard lock(mu_);
+  if (seen_with != nullptr && server_ && !(*seen_with == *server_)) return false;
+  if (known_ == status) return true;
   integration_.ReportStatus(status, detail);
   known_ = status;
+  return true;
 }
 
 void StatusTracker::OnSuccess() {
@@ -663,7 +675,15 @@ bool RecordStage::Run(Job& job) {
   const store::DeliveryRecord& head = job.head();
   const TimePoint now = clock_.Now();
   const std::vector<int64_t> ids = job.Ids();
-  if (!o.report_status.empty()) status_.Report(o.report_status, o.error);
+  // What the answer says of the server counts only for the settings it was asked with.
+  const bool current =
+      o.report_status.empty() || status_.Report(o.report_status, o.error, job.server);
+  if (!current) {
+    spdlog::info(
+        "an answer to the replaced Mattermost settings is not reported delivery={} "
+        "outcome={}",
+        head.id, outbox::Name(o.kind));
+  }
   if (o.kind != OutcomeKind::kSent) {
     // The earlier posts' records first: a delivery is never written before the ones before it.
     if (auto written = WriteJobsBehind(outbox_, job); !written) {
@@ -738,8 +758,8 @@ bool RecordStage::Run(Job& job) {
       // Still in doubt (the post may exist): the mark stays, in the same write, so the next
       // try looks first; a digest's other deliveries keep the mark they got with the head.
       written = outbox_.Reschedule(
-          head.id, o.next, o.kind == OutcomeKind::kRetry && o.count_attempt, o.reason, o.error,
-          now, job.doubt_open ? job.in_doubt_since : std::nullopt);
+          head.id, o.next, o.kind == OutcomeKind::kRetry && o.count_attempt, o.reason, o.error, now,
+          job.doubt_open ? job.in_doubt_since : std::nullopt);
       if (written && job.in_doubt_since) {
         if (job.doubt_open) {
           job.hold_lease_until = o.next;
@@ -751,7 +771,7 @@ bool RecordStage::Run(Job& job) {
           }
         }
       }
-      if (o.kind == OutcomeKind::kPaused && on_paused_) on_paused_();
+      if (o.kind == OutcomeKind::kPaused && current && on_paused_) on_paused_();
       break;
     case OutcomeKind::kFailed:
       // A digest that can never be posted fails as a whole: its deliveries would only make the

@@ -149,13 +149,27 @@ class DeliveryMetrics {
   MetricFamily& depth_;
 };
 
+// The Mattermost connection settings that what delivery learns holds for: a 401 says the token
+// is refused by that server, not by whichever is configured by the time the answer is read.
+struct ServerKey {
+  std::string url;  // normalized
+  Secret token;
+  bool insecure = false;
+  std::string ca_file;
+  static ServerKey Of(const mattermost::ConnectionSettings& conn);
+  bool operator==(const ServerKey& o) const {
+    return url == o.url && token == o.token && insecure == o.insecure && ca_file == o.ca_file;
+  }
+};
+
 // One unit of delivery work: the head of a channel's queue and what the stages learn about it.
 struct Job {
   // Set by the worker. `queue` is the channel's queue from the head on (oldest first).
   std::span<const store::DeliveryRecord> queue;
   mattermost::Client* client = nullptr;
-  std::function<void()> keep_lease;  // called between the requests of a long job; may be empty
-  bool queue_truncated = false;      // `queue` was cut at the read limit: more may follow
+  const ServerKey* server = nullptr;  // the settings `client` uses; nullptr = the current ones
+  std::function<void()> keep_lease;   // called between the requests of a long job; may be empty
+  bool queue_truncated = false;       // `queue` was cut at the read limit: more may follow
   // The worker's lease owner name. A sent job that settles all of `queue` (not truncated, no
   // longer read) and has no follow-ups asks the record stage to release the lease if the
   // channel has nothing left: the worker then needs neither another read of the queue nor a
@@ -180,15 +194,15 @@ struct Job {
   std::optional<mattermost::Channel> channel;
   std::vector<store::DeliveryRecord> more;  // coalesce: a longer read of the queue
   bool read_to_end = false;  // coalesce: the channel held no more than `queue` when it looked
-  size_t covered = 1;                       // deliveries this job settles: queue[0, covered)
-  size_t run_seen = 0;                      // coalesce: the run it counted from the head
+  size_t covered = 1;        // deliveries this job settles: queue[0, covered)
+  size_t run_seen = 0;       // coalesce: the run it counted from the head
   bool digest = false;
-  std::string reconciled_post_id;               // the post a delivery in doubt turned out to have
+  std::string reconciled_post_id;  // the post a delivery in doubt turned out to have
   // Reconcile: the deliveries after the head found posted too (single posts whose records were
   // lost with the head's), in queue order; recorded with the head.
   std::vector<store::SentPost> reconciled_more;
-  std::string root_id;                          // the thread root this post replies under
-  bool root_post_about_finding = false;         // this post becomes the finding's thread root
+  std::string root_id;                   // the thread root this post replies under
+  bool root_post_about_finding = false;  // this post becomes the finding's thread root
   nlohmann::json post;  // the body to create (no channel/root/pending ids); the send takes it
   std::vector<nlohmann::json> replies;          // digest: the thread replies
   size_t replies_max_runes = kDefaultMaxRunes;  // the limit `replies` were rendered for
@@ -359,7 +373,12 @@ class ClassifyStage final : public Stage {
 class StatusTracker {
  public:
   explicit StatusTracker(IntegrationState& integration) : integration_(integration) {}
-  void Report(const std::string& status, const std::string& detail);
+  // The settings delivery uses from now on (the dispatcher, when they change).
+  void UseServer(const ServerKey& server);
+  // Records `status` unless it was seen with settings other than the current ones (a request
+  // made with the old token, answered after a new one was saved): returns whether it counts.
+  bool Report(const std::string& status, const std::string& detail,
+              const ServerKey* seen_with = nullptr);
   void OnSuccess();
   // Re-reads the stored status (it also changes from outside: a Test Connection, a new token).
   std::string Refresh();
@@ -368,6 +387,7 @@ class StatusTracker {
   IntegrationState& integration_;
   std::mutex mu_;
   std::string known_;  // "" = not known
+  std::optional<ServerKey> server_;
 };
 
 class RecordStage final : public Stage {

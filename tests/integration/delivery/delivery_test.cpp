@@ -211,10 +211,11 @@ TEST_F(Delivery, ARevokedTokenPausesEverythingUntilTheTokenIsReplaced) {
   const auto ids = EnqueueNew(1, 6, "sec/alerts");
   const auto other = EnqueueNew(6, 8, "sec/ops");
   ASSERT_TRUE(WaitUntil([&] { return integration_.Status() == "auth_failed"; }));
+  // The status is said first (the other workers stop at once), the row written just after.
+  ASSERT_TRUE(WaitUntil([&] { return Row(ids[0]).last_error_code == "unauthorized"; }));
   EXPECT_EQ(emu_->TotalPosts(), 1u);
   EXPECT_EQ(Row(ids[0]).state, DeliveryState::kPending);
   EXPECT_EQ(Row(ids[0]).attempts, 0);  // not spent
-  EXPECT_EQ(Row(ids[0]).last_error_code, "unauthorized");
 
   // An admin saves a new token: that alone ends the pause.
   const std::string fresh = emu_->CreateToken(bot_);

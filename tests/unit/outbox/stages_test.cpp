@@ -2,9 +2,10 @@
 // fake clock: what each stage does to a delivery and what it asks of the server.
 #include "outbox/stages.hpp"
 
-#include <algorithm>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "core/strings.hpp"
 #include "outbox_fakes.hpp"
@@ -560,11 +561,11 @@ TEST(Reconcile, AnUnmarkedHeadFoundPostedSettlesAloneEvenWhereADigestWouldForm) 
   Rig rig;
   std::vector<int64_t> ids;
   for (int i = 0; i < 15; ++i) ids.push_back(rig.AddNew(i));
-  rig.http.Seed("single4single4single4singl",
-                {{"message", "x"},
-                 {"props",
-                  {{"tocsin_delivery_id", std::to_string(ids[0])},
-                   {"tocsin_installation", "inst"}}}});
+  rig.http.Seed(
+      "single4single4single4singl",
+      {{"message", "x"},
+       {"props",
+        {{"tocsin_delivery_id", std::to_string(ids[0])}, {"tocsin_installation", "inst"}}}});
   const Job job = rig.RunSuspect(rig.clock.Now());
   EXPECT_FALSE(job.digest);
   EXPECT_EQ(job.covered, 1u);
@@ -881,6 +882,43 @@ TEST(Auth, A401PausesDeliveryAndSaysTheTokenFailed) {
   EXPECT_EQ(row.state, DeliveryState::kPending);
   EXPECT_EQ(row.attempts, 0);
   EXPECT_EQ(row.last_error_code, "unauthorized");
+}
+
+TEST(Auth, A401ToTheReplacedTokenNeitherPausesNorSaysTheNewTokenFailed) {
+  Rig rig;
+  const int64_t id = rig.AddNew(1);
+  mattermost::ConnectionSettings old_settings{"https://chat.example.com",
+                                              Secret("tok4tok4tok4tok4tok4tok4to"), false, ""};
+  mattermost::ConnectionSettings new_settings = old_settings;
+  new_settings.token = Secret("tok5tok5tok5tok5tok5tok5to");
+  const ServerKey asked_with = ServerKey::Of(old_settings);
+  // The request went out with the old token; an admin saved a new one before its answer came.
+  rig.status.UseServer(ServerKey::Of(new_settings));
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
+  rig.http.Next("POST /api/v4/posts", AppErrorAnswer(401, "api.context.session_expired.app_error"));
+  Job job;
+  job.queue = rig.queue;
+  job.client = &rig.client;
+  job.server = &asked_with;
+  rig.pipeline.Run(job);
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kPaused);  // this delivery waits its short pause
+  EXPECT_EQ(rig.paused, 0);                           // but the others are not held
+  EXPECT_EQ(rig.integration.Status(), "unknown");
+  EXPECT_THAT(rig.integration.Reports(), ElementsAre());
+  EXPECT_EQ(rig.outbox.Row(id).attempts, 0);
+
+  // The same answer to the current settings does pause.
+  rig.http.Next("POST /api/v4/posts", AppErrorAnswer(401, "api.context.session_expired.app_error"));
+  rig.clock.Advance(Millis(1000));
+  const ServerKey current = ServerKey::Of(new_settings);
+  Job again;
+  rig.queue = *rig.outbox.ChannelQueue(kChannel, 100);
+  again.queue = rig.queue;
+  again.client = &rig.client;
+  again.server = &current;
+  rig.pipeline.Run(again);
+  EXPECT_EQ(rig.paused, 1);
+  EXPECT_EQ(rig.integration.Status(), "auth_failed");
 }
 
 TEST(Auth, ASuccessAfterAFailingStatusReportsOk) {
