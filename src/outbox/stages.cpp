@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "mattermost/resolve.hpp"
 #include "render/post.hpp"
@@ -330,6 +331,12 @@ bool CoalesceStage::Run(Job& job) {
 
 bool ReconcileStage::Run(Job& job) {
   const store::DeliveryRecord& head = job.head();
+  if (head.kind == "replies") {
+    // Its replies carry their own de-duplication keys and are posted on from the count
+    // recorded: there is no post of its own to look for.
+    job.doubt_open = false;
+    return true;
+  }
   if (head.in_doubt_since) {
     // Marked: a digest is looked up with the set it was sent with (coalesce kept it).
     job.in_doubt_since = head.in_doubt_since;
@@ -456,6 +463,7 @@ bool RenderStage::Run(Job& job) {
     job.post = render::RenderTestMessage(ctx, head.channel);
     return true;
   }
+  if (head.kind == "replies") return RenderReplies(job, ctx);
   const auto parse = [&](const store::DeliveryRecord& d) {
     return json::parse(d.event_body_json, nullptr, /*allow_exceptions=*/false);
   };
@@ -496,6 +504,42 @@ bool RenderStage::Run(Job& job) {
   return true;
 }
 
+bool RenderStage::RenderReplies(Job& job, render::Context ctx) {
+  const store::DeliveryRecord& head = job.head();
+  auto digest = outbox_.GetDelivery(head.digest_id);
+  if (!digest) return AbortForStore(job, digest.error().message);
+  if (!*digest || (*digest)->post_id.empty()) {
+    job.outcome.kind = OutcomeKind::kFailed;
+    job.outcome.reason = "digest_missing";
+    job.outcome.error = fmt::format(
+        "the digest these replies list (delivery {}) is not recorded as posted", head.digest_id);
+    return false;
+  }
+  auto bodies = outbox_.DigestEvents(head.digest_id);
+  if (!bodies) return AbortForStore(job, bodies.error().message);
+  std::vector<json> events;
+  events.reserve(bodies->size());
+  for (const std::string& body : *bodies) {
+    json event = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (event.is_object()) events.push_back(std::move(event));
+  }
+  // The limit the list was first rendered for: the same split, so the count posted still
+  // says which replies are out.
+  ctx.max_runes = head.replies_runes > 0 ? static_cast<size_t>(head.replies_runes)
+                                         : std::min(ctx.max_runes, kShrinkSteps[0]);
+  job.replies = render::RenderDigest(events, ctx).replies;
+  job.replies_max_runes = ctx.max_runes;
+  job.replies_from =
+      std::min(static_cast<size_t>(std::max(0, head.replies_posted)), job.replies.size());
+  job.root_id = (*digest)->post_id;
+  job.render_replies = [events = std::move(events), ctx](size_t max_runes) {
+    render::Context smaller = ctx;
+    smaller.max_runes = max_runes;
+    return render::RenderDigest(events, smaller).replies;
+  };
+  return true;
+}
+
 // ---- rate limit --------------------------------------------------------------------------------
 
 bool RateLimitStage::Run(Job& job) {
@@ -517,6 +561,7 @@ bool SendStage::Run(Job& job) {
     job.outcome = SentOutcome(job.reconciled_post_id, "reconciled");
     return true;
   }
+  if (head.kind == "replies") return SendReplies(job);
   json body = std::move(job.post);  // the send is its last reader
   Mark(body, installation_id_);
   body["channel_id"] = job.channel->id;
@@ -543,7 +588,7 @@ bool SendStage::Run(Job& job) {
   job.in_doubt_since = mark;
   job.doubt_open = true;
 
-  uint64_t ticket = job.ticket;
+  uint64_t ticket = std::exchange(job.ticket, 0);
   size_t shrinks = 0;
   bool learn_limit = true;  // only a refused message length teaches us the server's limit
   int rate_retries = 0;
@@ -605,6 +650,24 @@ bool SendStage::Run(Job& job) {
   job.failure = Failure{mattermost::ApiError{}, Phase::kSend};
   job.failure->error.http_status = 429;
   job.failure->error.message = "still rate limited after waiting in place";
+  return false;
+}
+
+bool SendStage::SendReplies(Job& job) {
+  const store::DeliveryRecord& head = job.head();
+  const ReplyPoster::Run run = replies_.Post(job, head.digest_id, job.root_id, job.replies_from, 1);
+  job.ticket = 0;
+  job.replies_posted = run.posted;
+  job.replies_max_runes = run.runes;
+  if (run.done()) {
+    job.outcome = SentOutcome(run.last_post_id.empty() ? job.root_id : run.last_post_id, "replies");
+    return true;
+  }
+  if (run.not_granted) {
+    job.outcome = *run.not_granted;
+    return false;
+  }
+  job.failure = Failure{*run.error, Phase::kSend};
   return false;
 }
 
@@ -671,9 +734,20 @@ std::string StatusTracker::Refresh() {
 
 bool RecordStage::Run(Job& job) {
   const Outcome& o = job.outcome;
-  if (o.kind == OutcomeKind::kNone || o.kind == OutcomeKind::kAborted) return true;
   const store::DeliveryRecord& head = job.head();
   const TimePoint now = clock_.Now();
+  if (job.replies_posted && o.kind != OutcomeKind::kSent && o.kind != OutcomeKind::kNone) {
+    // How far the list got, stopping included: the next try goes on from there.
+    if (auto saved = outbox_.SaveRepliesProgress(head.id, static_cast<int>(*job.replies_posted),
+                                                 static_cast<int>(job.replies_max_runes), now);
+        !saved) {
+      job.store_error = saved.error().message;
+      spdlog::error("cannot record how far a digest's replies got delivery={} error={}", head.id,
+                    job.store_error);
+      return true;
+    }
+  }
+  if (o.kind == OutcomeKind::kNone || o.kind == OutcomeKind::kAborted) return true;
   const std::vector<int64_t> ids = job.Ids();
   // What the answer says of the server counts only for the settings it was asked with.
   const bool current =
@@ -707,18 +781,28 @@ bool RecordStage::Run(Job& job) {
       if (job.root_post_about_finding && !head.thread_key.empty()) {
         sent.root_thread_key = head.thread_key;
       }
+      const bool owes_replies = job.digest && !job.replies.empty();
       if (job.digest) {
         for (size_t i = 0; i < job.covered && i < job.queue.size(); ++i) {
           const store::DeliveryRecord& d = job.queue[i];
           if (!d.thread_key.empty()) sent.listed.emplace_back(d.project, d.thread_key);
         }
       }
+      if (owes_replies) {
+        // Owed from here on, in the same commit as the root: the follow-up posts them now, and
+        // what it cannot (or a crash) is posted later from where it stopped.
+        sent.replies = store::RepliesOwed{head.channel, head.event_seq,
+                                          static_cast<int>(job.replies_max_runes),
+                                          now + (head.expires_at - head.created_at)};
+      }
       const bool last_in_hand =
           !job.queue_truncated && job.more.empty() && job.covered >= job.queue.size();
-      const bool follow_ups = !job.replies.empty() || job.patch.is_object();
+      const bool follow_ups = owes_replies || job.patch.is_object();
       counted = static_cast<double>(ids.size());
+      // A "replies" delivery is recorded at once: it has no post of its own that a claim over a
+      // lease left standing could find.
       if (job.behind != nullptr && !job.digest && !follow_ups && !last_in_hand &&
-          job.reconciled_more.empty()) {
+          job.reconciled_more.empty() && head.kind != "replies") {
         // Written behind: with the next ones, or before anything reads the channel's queue.
         job.behind->push_back(std::move(sent));
         status_.OnSuccess();
@@ -811,72 +895,148 @@ bool FollowUpStage::Run(Job& job) {
   return true;
 }
 
-void FollowUpStage::PostReplies(Job& job) {
-  const store::DeliveryRecord& head = job.head();
-  const std::string& root = job.outcome.post_id;
-  std::vector<json> replies = job.replies;
-  size_t rendered_for = job.replies_max_runes;
+ReplyPoster::Run ReplyPoster::Post(Job& job, int64_t digest_id, const std::string& root_id,
+                                   size_t from, int tries) {
+  Run run;
+  run.posted = from;
+  run.runes = job.replies_max_runes;
   size_t rerenders = 0;
-  size_t i = 0;
-  while (i < replies.size()) {
+  uint64_t ticket = std::exchange(job.ticket, 0);
+  size_t i = from;
+  while (i < job.replies.size()) {
     if (job.keep_lease) job.keep_lease();
-    json body = replies[i];
+    json body = job.replies[i];
     Mark(body, installation_id_);
-    body["props"]["tocsin_digest_of"] = std::to_string(head.id);
+    body["props"]["tocsin_digest_of"] = std::to_string(digest_id);
     body["channel_id"] = job.channel->id;
-    body["root_id"] = root;
+    body["root_id"] = root_id;
     // Its own key, derived from the digest's head: a repeat within 30 s is de-duplicated.
-    body["pending_post_id"] = PendingPostId(installation_id_, head.id) + "-r" + std::to_string(i);
-    std::string result = "failed";
+    body["pending_post_id"] = PendingPostId(installation_id_, digest_id) + "-r" + std::to_string(i);
     bool rerendered = false;
     size_t shrinks = 0;
-    for (int attempt = 0; attempt < kMaxFollowUpTries; ++attempt) {
-      const Pacer::Permit permit = pacer_.Acquire();
-      if (!permit.granted) {
-        result = permit.stopping ? "aborted" : "rate_limited";
-        if (permit.stopping) break;
-        continue;
+    int repeats = 0;
+    int rate_retries = 0;
+    std::string posted_id;
+    // Bounded: each way round spends one of these counts, or ends the reply.
+    while (true) {
+      if (ticket == 0) {
+        const Pacer::Permit permit = pacer_.Acquire();
+        if (!permit.granted) {
+          metrics_.FollowUp("digest_reply", permit.stopping ? "aborted" : "rate_limited");
+          run.not_granted = pacer_.NotGranted(permit);
+          return run;
+        }
+        ticket = permit.ticket;
       }
       auto created = job.client->CreatePost(body, mattermost::Client::ReadBack::kWithoutProps);
-      pacer_.OnAnswer(permit.ticket, *job.client, created ? nullptr : &created.error());
+      pacer_.OnAnswer(ticket, *job.client, created ? nullptr : &created.error());
+      ticket = 0;
       if (created) {
-        result = "posted";
-        if (rerenders > 0) LowerLimit(limits_, rendered_for);
+        posted_id = created->id;
         break;
       }
-      const mattermost::Classification c = mattermost::Classify(created.error());
-      spdlog::warn("digest reply not posted delivery={} reply={} error={}", head.id, i,
-                   created.error().ToString());
+      const mattermost::ApiError& error = created.error();
+      const mattermost::Classification c = mattermost::Classify(error);
+      spdlog::warn("digest reply not posted delivery={} reply={} error={}", digest_id, i,
+                   error.ToString());
       if (c.error_class == ErrorClass::kTooLong && i == 0 && job.render_replies &&
           rerenders < std::size(kShrinkSteps)) {
         // The first reply is as long as any: render the whole list again, smaller, and start
         // over. Nothing is lost; there are only more replies.
-        rendered_for = ShrinkTarget(job.replies_max_runes, rerenders++);
-        replies = job.render_replies(rendered_for);
+        run.runes = ShrinkTarget(job.replies_max_runes, rerenders++);
+        job.replies = job.render_replies(run.runes);
         rerendered = true;
         break;
       }
       if (c.error_class == ErrorClass::kTooLong && shrinks < std::size(kShrinkSteps)) {
-        body = render::Shrink(body, ShrinkTarget(rendered_for, shrinks++));
+        body = render::Shrink(body, ShrinkTarget(run.runes, shrinks++));
         continue;
       }
-      if (c.error_class == ErrorClass::kRateLimited &&
-          created.error().retry_after.value_or(Millis(1000)) <= max_inline_retry_after_) {
+      if (c.error_class == ErrorClass::kRateLimited && rate_retries < kMaxInlineRateRetries &&
+          error.retry_after.value_or(Millis(1000)) <= max_inline_retry_after_) {
+        ++rate_retries;  // the pacer waits for the block the 429 put on the bucket
         continue;
       }
-      if (c.error_class == ErrorClass::kRetryable || c.error_class == ErrorClass::kDedupPending) {
+      if ((c.error_class == ErrorClass::kRetryable || c.error_class == ErrorClass::kDedupPending) &&
+          ++repeats < tries) {
         continue;
       }
-      break;  // permanent, auth: the root is posted; the list is lost, the log says so
+      metrics_.FollowUp("digest_reply", "failed");
+      run.error = error;
+      return run;
     }
     if (rerendered) {
       metrics_.FollowUp("digest_reply", "rerendered");
       i = 0;
+      run.posted = 0;
       continue;
     }
-    metrics_.FollowUp("digest_reply", result);
-    if (result == "aborted") return;
-    ++i;
+    metrics_.FollowUp("digest_reply", "posted");
+    if (rerenders > 0) LowerLimit(limits_, run.runes);
+    run.last_post_id = std::move(posted_id);
+    run.posted = ++i;
+  }
+  job.replies_max_runes = run.runes;
+  return run;
+}
+
+void FollowUpStage::PostReplies(Job& job) {
+  const store::DeliveryRecord& head = job.head();
+  const ReplyPoster::Run run =
+      replies_.Post(job, head.id, job.outcome.post_id, 0, kMaxFollowUpTries);
+  // Settle the "replies" delivery recorded with the root.
+  auto owed = outbox_.FindReplies(head.id);
+  if (!owed || !*owed) {
+    // Only a store error hides it: it is served in its turn, from the start (a repeat within
+    // 30 s is de-duplicated by the server).
+    spdlog::error("cannot find a digest's replies delivery delivery={} error={}", head.id,
+                  owed ? std::string("none recorded") : owed.error().message);
+    return;
+  }
+  const store::DeliveryRecord& row = **owed;
+  const TimePoint now = clock_.Now();
+  Result<void> written;
+  if (run.done()) {
+    written = outbox_.MarkSent({row.id}, run.last_post_id, job.channel->id, now);
+    if (written) metrics_.CountOutcome(OutcomeKind::kSent, "replies");
+  } else {
+    written = outbox_.SaveRepliesProgress(row.id, static_cast<int>(run.posted),
+                                          static_cast<int>(run.runes), now);
+    Outcome o;
+    if (run.not_granted) {
+      o = *run.not_granted;
+    } else {
+      DecideInput in;
+      in.channel_ref = head.channel;
+      in.attempts = row.attempts;
+      in.now = now;
+      in.expires_at = row.expires_at;
+      o = Decide(Failure{*run.error, Phase::kSend}, in, backoff_);
+    }
+    // Stopping leaves it due: it is served again after the restart. The rest is recorded as
+    // that delivery's outcome, and it is served in its turn (a 401 pauses it with the rest).
+    if (written && o.kind != OutcomeKind::kAborted) {
+      if (o.kind == OutcomeKind::kFailed || o.kind == OutcomeKind::kDead) {
+        written = outbox_.MarkFinal(row.id,
+                                    o.kind == OutcomeKind::kFailed ? domain::DeliveryState::kFailed
+                                                                   : domain::DeliveryState::kDead,
+                                    o.reason, o.error, now);
+      } else {
+        written =
+            outbox_.Reschedule(row.id, o.next, o.kind == OutcomeKind::kRetry && o.count_attempt,
+                               o.reason, o.error, now, std::nullopt);
+      }
+      if (written) metrics_.CountOutcome(o.kind, o.reason);
+    }
+    spdlog::warn(
+        "digest replies left to post later delivery={} replies_delivery={} posted={} "
+        "of={} outcome={}",
+        head.id, row.id, run.posted, job.replies.size(), outbox::Name(o.kind));
+  }
+  if (!written) {
+    job.store_error = written.error().message;
+    spdlog::error("cannot record a digest's replies delivery={} error={}", row.id,
+                  written.error().message);
   }
 }
 
@@ -935,13 +1095,14 @@ Pipeline BuildPipeline(const PipelineDeps& d) {
       .Then(std::make_unique<ReconcileStage>(d.pacer, d.installation_id, d.metrics))
       .Then(std::make_unique<ExpireStage>(d.clock))
       .Then(std::make_unique<ThreadStage>(d.outbox))
-      .Then(std::make_unique<RenderStage>(d.public_url, d.display_name, d.limits))
+      .Then(std::make_unique<RenderStage>(d.outbox, d.public_url, d.display_name, d.limits))
       .Then(std::make_unique<RateLimitStage>(d.pacer))
       .Then(std::make_unique<SendStage>(d.outbox, d.pacer, d.clock, d.installation_id, d.limits,
-                                        d.max_inline_retry_after))
+                                        d.max_inline_retry_after, d.metrics))
       .Finally(std::make_unique<ClassifyStage>(d.clock, d.backoff))
       .Finally(std::make_unique<RecordStage>(d.outbox, d.clock, d.metrics, d.status, d.on_paused))
-      .Finally(std::make_unique<FollowUpStage>(d.pacer, d.installation_id, d.metrics, d.limits,
+      .Finally(std::make_unique<FollowUpStage>(d.outbox, d.clock, d.backoff, d.pacer,
+                                               d.installation_id, d.metrics, d.limits,
                                                d.max_inline_retry_after));
   return pipeline;
 }

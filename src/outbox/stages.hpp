@@ -48,6 +48,7 @@
 #include "outbox/engine.hpp"
 #include "outbox/outcome.hpp"
 #include "outbox/token_bucket.hpp"
+#include "render/post.hpp"
 #include "store/pipeline.hpp"
 
 namespace tocsin::outbox {
@@ -204,7 +205,10 @@ struct Job {
   std::string root_id;                   // the thread root this post replies under
   bool root_post_about_finding = false;  // this post becomes the finding's thread root
   nlohmann::json post;  // the body to create (no channel/root/pending ids); the send takes it
-  std::vector<nlohmann::json> replies;          // digest: the thread replies
+  std::vector<nlohmann::json> replies;  // digest, "replies" delivery: the thread replies
+  size_t replies_from = 0;  // a "replies" delivery: how many of `replies` were posted before
+  // Set by the send of a "replies" delivery: how many of `replies` are out now.
+  std::optional<size_t> replies_posted;
   size_t replies_max_runes = kDefaultMaxRunes;  // the limit `replies` were rendered for
   // Digest: renders the replies again for a smaller limit (for a server that refused one).
   std::function<std::vector<nlohmann::json>(size_t max_runes)> render_replies;
@@ -308,18 +312,57 @@ class ThreadStage final : public Stage {
   store::Outbox& outbox_;
 };
 
+// Posts a digest's thread replies in order, each with its own pending_post_id
+// (<installation>-<digest head>-r<n>): right after the digest's root (the follow-up), and as a
+// "replies" delivery of its own when they could not all go out then (the send). A first reply
+// refused as too long has the whole list rendered again smaller; a later one is shrunk; a short
+// 429 is waited out in place.
+class ReplyPoster {
+ public:
+  struct Run {
+    size_t posted = 0;         // replies out, of the list as rendered for `runes`, from its start
+    size_t runes = 0;          // the limit the list is rendered for (lower after a re-render)
+    std::string last_post_id;  // of the last reply posted by this run
+    std::optional<mattermost::ApiError> error;  // why the next reply is not out
+    std::optional<Outcome> not_granted;         // or: no rate-limit permit (a long wait, stop)
+    bool done() const { return !error && !not_granted; }
+  };
+  ReplyPoster(Pacer& pacer, std::string installation_id, DeliveryMetrics& metrics,
+              ServerLimits& limits, Millis max_inline_retry_after)
+      : pacer_(pacer),
+        installation_id_(std::move(installation_id)),
+        metrics_(metrics),
+        limits_(limits),
+        max_inline_retry_after_(max_inline_retry_after) {}
+  // Posts job.replies[from...] under `root_id`; `tries` is how often a reply is asked for
+  // at once when the answer is worth repeating (a 5xx, a timeout). Uses job.ticket first.
+  Run Post(Job& job, int64_t digest_id, const std::string& root_id, size_t from, int tries);
+
+ private:
+  Pacer& pacer_;
+  const std::string installation_id_;
+  DeliveryMetrics& metrics_;
+  ServerLimits& limits_;
+  const Millis max_inline_retry_after_;
+};
+
 class RenderStage final : public Stage {
  public:
   // `display_name` gives a project's display name ("" = use its name).
-  RenderStage(std::string public_url, std::function<std::string(const std::string&)> display_name,
-              ServerLimits& limits)
-      : public_url_(std::move(public_url)),
+  RenderStage(store::Outbox& outbox, std::string public_url,
+              std::function<std::string(const std::string&)> display_name, ServerLimits& limits)
+      : outbox_(outbox),
+        public_url_(std::move(public_url)),
         display_name_(std::move(display_name)),
         limits_(limits) {}
   std::string_view Name() const override { return "render"; }
   bool Run(Job& job) override;
 
  private:
+  // A "replies" delivery: its digest's list, as rendered before, and the root it replies under.
+  bool RenderReplies(Job& job, render::Context ctx);
+
+  store::Outbox& outbox_;
   const std::string public_url_;
   std::function<std::string(const std::string&)> display_name_;
   ServerLimits& limits_;
@@ -338,23 +381,29 @@ class RateLimitStage final : public Stage {
 class SendStage final : public Stage {
  public:
   SendStage(store::Outbox& outbox, Pacer& pacer, const Clock& clock, std::string installation_id,
-            ServerLimits& limits, Millis max_inline_retry_after)
+            ServerLimits& limits, Millis max_inline_retry_after, DeliveryMetrics& metrics)
       : outbox_(outbox),
         pacer_(pacer),
         clock_(clock),
-        installation_id_(std::move(installation_id)),
+        installation_id_(installation_id),
         limits_(limits),
-        max_inline_retry_after_(max_inline_retry_after) {}
+        max_inline_retry_after_(max_inline_retry_after),
+        replies_(pacer, std::move(installation_id), metrics, limits, max_inline_retry_after) {}
   std::string_view Name() const override { return "send"; }
   bool Run(Job& job) override;
 
  private:
+  // A "replies" delivery: the rest of its digest's list; an answer that stops it is classified
+  // like any send's.
+  bool SendReplies(Job& job);
+
   store::Outbox& outbox_;
   Pacer& pacer_;
   const Clock& clock_;
   const std::string installation_id_;
   ServerLimits& limits_;
   const Millis max_inline_retry_after_;
+  ReplyPoster replies_;
 };
 
 class ClassifyStage final : public Stage {
@@ -412,25 +461,29 @@ class RecordStage final : public Stage {
 
 class FollowUpStage final : public Stage {
  public:
-  FollowUpStage(Pacer& pacer, std::string installation_id, DeliveryMetrics& metrics,
-                ServerLimits& limits, Millis max_inline_retry_after)
-      : pacer_(pacer),
-        installation_id_(std::move(installation_id)),
+  FollowUpStage(store::Outbox& outbox, const Clock& clock, const Backoff& backoff, Pacer& pacer,
+                std::string installation_id, DeliveryMetrics& metrics, ServerLimits& limits,
+                Millis max_inline_retry_after)
+      : outbox_(outbox),
+        clock_(clock),
+        backoff_(backoff),
+        pacer_(pacer),
         metrics_(metrics),
-        limits_(limits),
-        max_inline_retry_after_(max_inline_retry_after) {}
+        replies_(pacer, std::move(installation_id), metrics, limits, max_inline_retry_after) {}
   std::string_view Name() const override { return "follow_up"; }
   bool Run(Job& job) override;
 
  private:
+  // The digest's replies, at once; what does not go out stays owed in its "replies" delivery.
   void PostReplies(Job& job);
   void PatchRoot(Job& job);
 
+  store::Outbox& outbox_;
+  const Clock& clock_;
+  const Backoff& backoff_;
   Pacer& pacer_;
-  const std::string installation_id_;
   DeliveryMetrics& metrics_;
-  ServerLimits& limits_;
-  const Millis max_inline_retry_after_;
+  ReplyPoster replies_;
 };
 
 // Everything the pipeline needs; each piece must outlive it.

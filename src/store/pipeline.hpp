@@ -104,6 +104,10 @@ struct DeliveryRecord {
   // instead: ClaimedChannel::unreleased_since, docs/decisions/0004.)
   std::optional<TimePoint> in_doubt_since;
   std::string event_body_json;  // joined from events
+  // kind "replies" (a digest's thread replies, owed once its root is posted; digest_id names the
+  // digest): how many of them are posted, and the limit they were rendered for (0 = not yet).
+  int replies_posted = 0;
+  int replies_runes = 0;
 };
 
 // One recorded outcome of a delivery (MarkSent: code "sent"; Reschedule/MarkFinal: their code).
@@ -114,11 +118,22 @@ struct DeliveryAttempt {
   std::string error;
 };
 
+// A digest's thread replies (the list of every finding it covers), owed once its root is
+// posted. Recorded with the root as a delivery of kind "replies" at the end of the channel's
+// queue (digest_id = the digest's head), so that a list that could not be posted at once, or
+// whose poster crashed, is posted later from where it stopped (docs/delivery.md, Digests).
+struct RepliesOwed {
+  std::string channel;    // the queue (DeliveryRecord::channel)
+  int64_t event_seq = 0;  // the digest head's event
+  int runes = 0;          // the limit the replies are rendered for
+  TimePoint expires_at{};
+};
+
 // A post that went out, with what goes with it, for Outbox::RecordSent.
 struct SentPost {
   std::vector<int64_t> ids;  // as MarkSent: the head, and for a digest every delivery it covers
   std::string post_id;
-  std::string channel_id;    // the resolved Mattermost channel id
+  std::string channel_id;  // the resolved Mattermost channel id
   TimePoint now{};
   // Set for the first post about a finding in the channel: it becomes the finding's thread
   // root there (PutThreadRoot(project, root_thread_key, channel_id, post_id)).
@@ -134,6 +149,8 @@ struct SentPost {
   // holds on it is dropped (ReleaseChannel). "" keeps the lease.
   std::string channel;
   std::string release_owner;
+  // A digest whose replies follow: its "replies" delivery is added (project = `project`).
+  std::optional<RepliesOwed> replies;
 };
 
 // A channel ClaimChannels leased to its caller.
@@ -223,8 +240,8 @@ class Outbox {
   virtual ~Outbox() = default;
   // Leases up to `max` channels to `owner` (until now + lease; a lease the owner already holds is
   // refreshed) and returns them, most overdue head first, each saying whether it was claimed
-  // over a lease row left standing (ClaimedChannel::unreleased_since). A channel is claimable when no
-  // other owner holds a live lease on it (lease_until > now; an expired one is taken over) and
+  // over a lease row left standing (ClaimedChannel::unreleased_since). A channel is claimable when
+  // no other owner holds a live lease on it (lease_until > now; an expired one is taken over) and
   // its head is
   // - pending and due (next_attempt_at <= now), or
   // - sending (left in doubt) and nobody, this owner included, holds a live lease: its sender
@@ -232,9 +249,8 @@ class Outbox {
   //   DeliveryRecord::in_doubt_since) before sending anything else in the channel.
   // A channel whose head waits out a backoff is not claimable even if later deliveries are due:
   // that is what keeps a channel in order.
-  virtual Result<std::vector<ClaimedChannel>> ClaimChannels(const std::string& owner,
-                                                            TimePoint now, Millis lease,
-                                                            int max) = 0;
+  virtual Result<std::vector<ClaimedChannel>> ClaimChannels(const std::string& owner, TimePoint now,
+                                                            Millis lease, int max) = 0;
   // Extends the owner's lease to now + lease (also after it lapsed, while nobody took it over);
   // "conflict" when the channel is leased to someone else or not at all: stop working on it.
   virtual Result<void> RenewLease(const std::string& channel, const std::string& owner,
@@ -276,8 +292,16 @@ class Outbox {
   // next try must look first) the delivery is marked in doubt in the same write, keeping an
   // earlier mark it has; without, the mark is cleared. Conflict when not undelivered.
   virtual Result<void> Reschedule(int64_t id, TimePoint next, bool count_attempt,
-                                  const std::string& code, const std::string& error,
-                                  TimePoint now, std::optional<TimePoint> in_doubt_since) = 0;
+                                  const std::string& code, const std::string& error, TimePoint now,
+                                  std::optional<TimePoint> in_doubt_since) = 0;
+  // The undelivered "replies" delivery owed for the digest whose head is `digest_id`, if any.
+  virtual Result<std::optional<DeliveryRecord>> FindReplies(int64_t digest_id) = 0;
+  // How far a "replies" delivery got: `posted` replies out, rendered for `runes`. Conflict when
+  // it is not undelivered.
+  virtual Result<void> SaveRepliesProgress(int64_t id, int posted, int runes, TimePoint now) = 0;
+  // The event bodies of the deliveries a digest covered (digest_id, by id): what its replies
+  // list.
+  virtual Result<std::vector<std::string>> DigestEvents(int64_t digest_id) = 0;
   // failed (permanent) or dead (gave up); any other state is "invalid_request". Counts an
   // attempt. Conflict when not undelivered.
   virtual Result<void> MarkFinal(int64_t id, domain::DeliveryState state, const std::string& code,

@@ -350,6 +350,10 @@ Fault Emulator::Impl::DrawFault(const std::string& path, uint64_t* release) {
   *release = fault_release_;
   if (fault_.kind == FaultKind::kNone || fault_.count == 0) return Fault{};
   if (!fault_.path_prefix.empty() && !StartsWith(path, fault_.path_prefix)) return Fault{};
+  if (fault_.skip > 0) {
+    --fault_.skip;
+    return Fault{};
+  }
   Fault drawn = fault_;
   if (fault_.count > 0 && --fault_.count == 0) fault_ = Fault{};
   return drawn;
@@ -558,6 +562,7 @@ void Emulator::Impl::HandleControl(const httplib::Request& req, httplib::Respons
     fault.delay_ms = body.value("delay_ms", 0);
     fault.path_prefix = body.value("path_prefix", "");
     fault.count = body.value("count", -1);
+    fault.skip = body.value("skip", 0);
     // Swap in the new fault.
     {
       std::lock_guard<std::mutex> lock(fault_mu_);

@@ -79,6 +79,7 @@ struct Fault {
   int delay_ms = 0;
   std::string path_prefix;  // "" = every API path, e.g. "/api/v4/posts" (path without subpath)
   int count = -1;           // how many requests it affects; -1 = until cleared
+  int skip = 0;             // how many matching requests pass untouched before it takes effect
 };
 
 class Emulator {

@@ -242,6 +242,15 @@ CREATE INDEX deliveries_unsent ON deliveries (state, id) WHERE state <> 'sent';
 -- Rows from before this migration get 0: unknown, so the head's own creation time bounds it.
 ALTER TABLE channel_leases ADD COLUMN held_since INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {6, "digest replies owed", R"sql(
+-- A digest's thread replies are a delivery of their own (kind 'replies', digest_id = the
+-- digest's head), added with the root's record: how far they got, and the size they were
+-- rendered for, so a later try goes on with the same split.
+ALTER TABLE deliveries ADD COLUMN replies_posted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN replies_runes INTEGER NOT NULL DEFAULT 0;
+-- A digest's deliveries (what its replies list) and its replies delivery, by the digest.
+CREATE INDEX deliveries_by_digest ON deliveries (digest_id) WHERE digest_id <> 0;
+)sql"},
   };
   return kMigrations;
 }

@@ -28,10 +28,12 @@ int64_t Ms(TimePoint t) { return ToUnixMillis(t); }
 // cache). Followed by the FROM clause: deliveries d [INDEXED BY ...] LEFT JOIN events e.
 #define TOCSIN_DELIVERY_COLUMNS                                                               \
   "d.id, d.project, d.channel, d.kind, d.event_seq, d.event_type, d.thread_key, d.severity, " \
-  "d.digest_threshold, d.baseline_full, " TOCSIN_DELIVERY_STATE ", d.attempts, d.created_at, "   \
+  "d.digest_threshold, d.baseline_full, " TOCSIN_DELIVERY_STATE                               \
+  ", d.attempts, d.created_at, "                                                              \
   "d.updated_at, "                                                                            \
   "d.next_attempt_at, d.expires_at, d.last_error, d.last_error_code, d.post_id, "             \
-  "d.channel_id, d.digest_id, d.in_doubt_since, COALESCE(e.body_json, '') "
+  "d.channel_id, d.digest_id, d.in_doubt_since, COALESCE(e.body_json, ''), "                  \
+  "d.replies_posted, d.replies_runes "
 #define TOCSIN_JOIN_EVENTS "LEFT JOIN events e ON e.seq = d.event_seq "
 
 Result<DeliveryRecord> ReadDelivery(SQLite::Statement& st) {
@@ -71,6 +73,8 @@ Result<DeliveryRecord> ReadDelivery(SQLite::Statement& st) {
   d.digest_id = st.getColumn(20).getInt64();
   if (!st.getColumn(21).isNull()) d.in_doubt_since = FromUnixMillis(st.getColumn(21).getInt64());
   d.event_body_json = st.getColumn(22).getString();
+  d.replies_posted = st.getColumn(23).getInt();
+  d.replies_runes = st.getColumn(24).getInt();
   return d;
 }
 
@@ -291,7 +295,8 @@ Result<void> MarkSentIn(Connection& c, const std::vector<int64_t>& ids, const st
   for (int64_t id : ids) {
     Query q(c,
             "UPDATE deliveries SET state = 'sent', post_id = ?1, channel_id = ?2, "
-            "digest_id = ?3, attempts = attempts + 1, in_doubt_since = NULL, updated_at = ?4 "
+            "digest_id = CASE WHEN ?3 <> 0 THEN ?3 ELSE digest_id END, attempts = attempts + 1, "
+            "in_doubt_since = NULL, updated_at = ?4 "
             "WHERE id = ?5 AND state IN ('pending', 'sending')");
     q->bind(1, post_id);
     q->bind(2, channel_id);
@@ -335,6 +340,23 @@ Result<bool> RecordSentIn(Connection& c, const SentPost& sent) {
     q->bind(4, sent.post_id);
     q.Exec();
   }
+  if (sent.replies) {
+    // At the end of the channel's queue; its poster goes on with it at once (outbox/stages).
+    const RepliesOwed& r = *sent.replies;
+    Query q(c,
+            "INSERT INTO deliveries (project, channel, kind, event_seq, event_type, state, "
+            "created_at, updated_at, next_attempt_at, expires_at, digest_id, replies_runes) "
+            "VALUES (?1, ?2, 'replies', ?3, 'vulnerability.new', 'pending', ?4, ?4, ?4, ?5, ?6, "
+            "?7)");
+    q->bind(1, sent.project);
+    q->bind(2, r.channel);
+    q->bind(3, static_cast<int64_t>(r.event_seq));
+    q->bind(4, Ms(sent.now));
+    q->bind(5, Ms(r.expires_at));
+    q->bind(6, static_cast<int64_t>(sent.ids.front()));
+    q->bind(7, r.runes);
+    q.Exec();
+  }
   if (sent.release_owner.empty()) return false;
   // Inside the write transaction: a delivery queued after this commit wakes the dispatcher,
   // which finds the channel free to claim.
@@ -354,9 +376,8 @@ Result<bool> RecordSentIn(Connection& c, const SentPost& sent) {
 
 Result<void> SqliteStore::MarkSent(const std::vector<int64_t>& ids, const std::string& post_id,
                                    const std::string& channel_id, TimePoint now) {
-  return Write(*writer_, path_, "recording a sent delivery", [&](Connection& c) {
-    return MarkSentIn(c, ids, post_id, channel_id, now);
-  });
+  return Write(*writer_, path_, "recording a sent delivery",
+               [&](Connection& c) { return MarkSentIn(c, ids, post_id, channel_id, now); });
 }
 
 struct SqliteStore::PendingSent {
@@ -411,8 +432,9 @@ bool SqliteStore::RecordBeingCommitted() {
 
 void SqliteStore::RecordSentTogether(const std::vector<PendingSent*>& batch) {
   if (batch.size() == 1) {
-    batch.front()->result = Write(*writer_, path_, "recording a sent delivery",
-                                  [&](Connection& c) { return RecordSentIn(c, *batch.front()->sent); });
+    batch.front()->result = Write(*writer_, path_, "recording a sent delivery", [&](Connection& c) {
+      return RecordSentIn(c, *batch.front()->sent);
+    });
     return;
   }
   auto written =
@@ -512,52 +534,51 @@ Result<void> SqliteStore::PutThreadRoot(const std::string& project, const std::s
 // ---- the delivery log ----
 
 Result<std::vector<DeliveryRecord>> SqliteStore::ListDeliveries(const DeliveryFilter& filter) {
-  return Read(*reader_, path_, "listing deliveries",
-              [&](Connection& c) -> Result<std::vector<DeliveryRecord>> {
-                if (filter.limit <= 0) return std::vector<DeliveryRecord>{};
-                // One statement per filter shape, so each can use an index for "newest first
-                // below before_id": the rowid for no filter and for 'sent' (most rows are), the
-                // partial index deliveries_unsent (state, id) for the other states (its WHERE
-                // term must be in the query for SQLite to use it), (project, id) with a project.
-                // ?5 tells 'pending' (0) from 'sending' (1) among the rows stored as 'pending'.
-#define TOCSIN_UNSENT                                 \
+  return Read(
+      *reader_, path_, "listing deliveries",
+      [&](Connection& c) -> Result<std::vector<DeliveryRecord>> {
+        if (filter.limit <= 0) return std::vector<DeliveryRecord>{};
+      // One statement per filter shape, so each can use an index for "newest first
+      // below before_id": the rowid for no filter and for 'sent' (most rows are), the
+      // partial index deliveries_unsent (state, id) for the other states (its WHERE
+      // term must be in the query for SQLite to use it), (project, id) with a project.
+      // ?5 tells 'pending' (0) from 'sending' (1) among the rows stored as 'pending'.
+#define TOCSIN_UNSENT                                   \
   "d.state = ?3 AND d.state <> 'sent' AND (?5 IS NULL " \
   "OR (d.in_doubt_since IS NOT NULL) = ?5) AND "
-                static constexpr const char* kSql[6] = {
-                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-                    "WHERE d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
-                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-                    "WHERE d.state = 'sent' AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
-                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-                    "WHERE " TOCSIN_UNSENT "d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
-                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-                    "WHERE d.project = ?4 AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
-                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-                    "WHERE d.state = 'sent' AND d.project = ?4 AND d.id < ?1 "
-                    "ORDER BY d.id DESC LIMIT ?2",
-                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-                    "WHERE " TOCSIN_UNSENT "d.project = ?4 AND d.id < ?1 "
-                    "ORDER BY d.id DESC LIMIT ?2",
-                };
+        static constexpr const char* kSql[6] = {
+            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+            "WHERE d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+            "WHERE d.state = 'sent' AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+            "WHERE " TOCSIN_UNSENT "d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+            "WHERE d.project = ?4 AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+            "WHERE d.state = 'sent' AND d.project = ?4 AND d.id < ?1 "
+            "ORDER BY d.id DESC LIMIT ?2",
+            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+            "WHERE " TOCSIN_UNSENT
+            "d.project = ?4 AND d.id < ?1 "
+            "ORDER BY d.id DESC LIMIT ?2",
+        };
 #undef TOCSIN_UNSENT
-                using domain::DeliveryState;
-                const int by_state = !filter.state                           ? 0
-                                     : *filter.state == DeliveryState::kSent ? 1
-                                                                             : 2;
-                Query q(c, kSql[by_state + (filter.project ? 3 : 0)]);
-                q->bind(1, filter.before_id > 0 ? static_cast<int64_t>(filter.before_id)
-                                                : std::numeric_limits<int64_t>::max());
-                q->bind(2, filter.limit);
-                if (by_state == 2) {
-                  const bool sending = *filter.state == DeliveryState::kSending;
-                  const bool pending = *filter.state == DeliveryState::kPending;
-                  q->bind(3, sending ? std::string("pending")
-                                     : std::string(domain::Name(*filter.state)));
-                  if (sending || pending) q->bind(5, sending ? 1 : 0);
-                }
-                if (filter.project) q->bind(4, *filter.project);
-                return ReadDeliveries(q);
-              });
+        using domain::DeliveryState;
+        const int by_state = !filter.state ? 0 : *filter.state == DeliveryState::kSent ? 1 : 2;
+        Query q(c, kSql[by_state + (filter.project ? 3 : 0)]);
+        q->bind(1, filter.before_id > 0 ? static_cast<int64_t>(filter.before_id)
+                                        : std::numeric_limits<int64_t>::max());
+        q->bind(2, filter.limit);
+        if (by_state == 2) {
+          const bool sending = *filter.state == DeliveryState::kSending;
+          const bool pending = *filter.state == DeliveryState::kPending;
+          q->bind(3, sending ? std::string("pending") : std::string(domain::Name(*filter.state)));
+          if (sending || pending) q->bind(5, sending ? 1 : 0);
+        }
+        if (filter.project) q->bind(4, *filter.project);
+        return ReadDeliveries(q);
+      });
 }
 
 Result<std::optional<DeliveryRecord>> SqliteStore::GetDelivery(int64_t id) {
@@ -571,6 +592,50 @@ Result<std::optional<DeliveryRecord>> SqliteStore::GetDelivery(int64_t id) {
                 if (!d) return Unexpected(d.error());
                 return std::optional<DeliveryRecord>(std::move(*d));
               });
+}
+
+Result<std::optional<DeliveryRecord>> SqliteStore::FindReplies(int64_t digest_id) {
+  return Read(*reader_, path_, "reading a digest's replies",
+              [&](Connection& c) -> Result<std::optional<DeliveryRecord>> {
+                Query q(c, "SELECT " TOCSIN_DELIVERY_COLUMNS
+                           "FROM deliveries d INDEXED BY deliveries_by_digest " TOCSIN_JOIN_EVENTS
+                           "WHERE d.digest_id = ? AND d.digest_id <> 0 AND d.kind = 'replies' "
+                           "AND d.state IN ('pending', 'sending') ORDER BY d.id LIMIT 1");
+                q->bind(1, static_cast<int64_t>(digest_id));
+                if (!q->executeStep()) return std::optional<DeliveryRecord>{};
+                auto d = ReadDelivery(*q);
+                if (!d) return Unexpected(d.error());
+                return std::optional<DeliveryRecord>(std::move(*d));
+              });
+}
+
+Result<void> SqliteStore::SaveRepliesProgress(int64_t id, int posted, int runes, TimePoint now) {
+  return Write(*writer_, path_, "recording a digest's replies", [&](Connection& c) -> Result<void> {
+    Query q(c,
+            "UPDATE deliveries SET replies_posted = ?1, replies_runes = ?2, updated_at = ?3 "
+            "WHERE id = ?4 AND state IN ('pending', 'sending')");
+    q->bind(1, posted);
+    q->bind(2, runes);
+    q->bind(3, Ms(now));
+    q->bind(4, static_cast<int64_t>(id));
+    if (q.Exec() == 0) return NotUndelivered(c, id);
+    return Ok();
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::DigestEvents(int64_t digest_id) {
+  return Read(
+      *reader_, path_, "reading a digest's events",
+      [&](Connection& c) -> Result<std::vector<std::string>> {
+        Query q(c,
+                "SELECT COALESCE(e.body_json, '') "
+                "FROM deliveries d INDEXED BY deliveries_by_digest " TOCSIN_JOIN_EVENTS
+                "WHERE d.digest_id = ? AND d.digest_id <> 0 AND d.kind = 'event' ORDER BY d.id");
+        q->bind(1, static_cast<int64_t>(digest_id));
+        std::vector<std::string> bodies;
+        while (q->executeStep()) bodies.push_back(q->getColumn(0).getString());
+        return bodies;
+      });
 }
 
 Result<std::vector<DeliveryAttempt>> SqliteStore::ListAttempts(int64_t delivery_id) {
@@ -623,7 +688,8 @@ Result<std::array<int64_t, 5>> SqliteStore::CountByState() {
                 Query total(c, "SELECT COUNT(*) FROM deliveries");
                 total->executeStep();
                 int64_t sent = total->getColumn(0).getInt64();
-                Query q(c, "SELECT " TOCSIN_DELIVERY_STATE " AS s, COUNT(*) "
+                Query q(c, "SELECT " TOCSIN_DELIVERY_STATE
+                           " AS s, COUNT(*) "
                            "FROM deliveries d INDEXED BY deliveries_unsent "
                            "WHERE d.state <> 'sent' GROUP BY s");
                 std::array<int64_t, 5> counts{};

@@ -110,6 +110,9 @@ class SqliteStore final : public Store, public PipelineStore, public Outbox {
                              const std::string& channel, const std::string& post_id) override;
   Result<std::vector<DeliveryRecord>> ListDeliveries(const DeliveryFilter& filter) override;
   Result<std::optional<DeliveryRecord>> GetDelivery(int64_t id) override;
+  Result<std::optional<DeliveryRecord>> FindReplies(int64_t digest_id) override;
+  Result<void> SaveRepliesProgress(int64_t id, int posted, int runes, TimePoint now) override;
+  Result<std::vector<std::string>> DigestEvents(int64_t digest_id) override;
   Result<std::vector<DeliveryAttempt>> ListAttempts(int64_t delivery_id) override;
   Result<bool> Retry(int64_t id, TimePoint now, TimePoint new_expiry,
                      const AuditEntry& audit) override;

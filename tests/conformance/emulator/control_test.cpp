@@ -87,6 +87,22 @@ TEST_F(Control, FaultAndRateLimitOverHttp) {
   EXPECT_EQ(Get("/api/v4/users/me", bot_token_)->get_header_value("X-Ratelimit-Limit"), "8");
 }
 
+TEST_F(Control, AFaultCanLetSomeRequestsThroughFirst) {
+  auto client = Client();
+  ASSERT_EQ(client
+                ->Post("/_emulator/fault",
+                       R"({"kind": "status", "status": 503, "path_prefix": "/api/v4/users",
+                           "skip": 2, "count": 1})",
+                       "application/json")
+                ->status,
+            200);
+  EXPECT_NE(Get("/api/v4/teams", bot_token_)->status, 503) << "another path: not counted";
+  EXPECT_EQ(Get("/api/v4/users/me", bot_token_)->status, 200);
+  EXPECT_EQ(Get("/api/v4/users/me", bot_token_)->status, 200);
+  EXPECT_EQ(Get("/api/v4/users/me", bot_token_)->status, 503);
+  EXPECT_EQ(Get("/api/v4/users/me", bot_token_)->status, 200) << "count spent";
+}
+
 TEST_F(Control, SeedOverHttp) {
   auto r = Client()->Post("/_emulator/seed",
                           R"({"teams": [{"name": "t2", "channels": [{"name": "c"}]}]})",

@@ -315,6 +315,48 @@ TEST_F(Delivery, RepliesRefusedAsTooLongAreRenderedAgainSmallerNotCut) {
   EXPECT_GE(Counter("tocsin_delivery_followups_total", {"digest_reply", "rerendered"}), 1);
 }
 
+TEST_F(Delivery, RepliesTheServerRefusesForAWhileArePostedLaterEachOnce) {
+  FakeClock fake;
+  clock_ = &fake;
+  // The root and the first reply go out; every try at the second fails, then the server is well.
+  mmemu::Fault down;
+  down.kind = mmemu::FaultKind::kStatus;
+  down.status = 503;
+  down.path_prefix = "/api/v4/posts";
+  down.skip = 2;
+  down.count = 4;
+  emu_->SetFault(down);
+  StartEngine();
+  const auto ids = EnqueueNew(0, 300, "sec/alerts", /*digest_threshold=*/10);
+  const int64_t replies = ids.back() + 1;  // owed with the root, after everything queued
+  ASSERT_TRUE(WaitUntil([&] {
+    auto row = store_->GetDelivery(replies);
+    return row && *row && (*row)->attempts == 1;
+  }));
+  EXPECT_EQ(Row(replies).state, DeliveryState::kPending);
+  EXPECT_EQ(Row(replies).replies_posted, 1);
+  EXPECT_EQ(Row(replies).last_error_code, "server_error");
+  EXPECT_EQ(Row(ids.back()).state, DeliveryState::kSent) << "the digest itself is posted";
+  ASSERT_EQ(emu_->Posts(alerts_).size(), 2u);
+
+  fake.Advance(10min);  // past the backoff
+  engine_->Wake();
+  ASSERT_TRUE(WaitState(replies, DeliveryState::kSent));
+  const auto posts = emu_->Posts(alerts_);
+  std::string listed;
+  for (size_t i = 1; i < posts.size(); ++i) {
+    EXPECT_EQ(posts[i].root_id, posts[0].id);
+    listed += posts[i].message + "\n";
+  }
+  for (int i = 0; i < 300; ++i) {
+    const std::string line = "fp-" + std::to_string(i) + "\n";
+    const size_t at = listed.find(line);
+    EXPECT_NE(at, std::string::npos) << i;
+    EXPECT_EQ(listed.find(line, at + 1), std::string::npos) << i << " listed twice";
+  }
+  EXPECT_EQ(Row(replies).post_id, posts.back().id);
+}
+
 TEST_F(Delivery, StopFinishesTheRequestInFlight) {
   mmemu::Fault slow;
   slow.kind = mmemu::FaultKind::kDelay;

@@ -62,9 +62,8 @@ class FakeOutbox final : public store::Outbox {
     return roots_;
   }
 
-  Result<std::vector<store::ClaimedChannel>> ClaimChannels(const std::string& owner,
-                                                            TimePoint now, Millis lease,
-                                                            int max) override {
+  Result<std::vector<store::ClaimedChannel>> ClaimChannels(const std::string& owner, TimePoint now,
+                                                           Millis lease, int max) override {
     std::lock_guard lock(mu_);
     std::vector<std::pair<TimePoint, std::string>> due;
     for (const auto& [channel, head] : HeadsLocked()) {
@@ -162,7 +161,7 @@ class FakeOutbox final : public store::Outbox {
       d.state = DeliveryState::kSent;
       d.post_id = post_id;
       d.channel_id = channel_id;
-      d.digest_id = ids.size() > 1 ? ids.front() : 0;
+      if (ids.size() > 1) d.digest_id = ids.front();
       d.in_doubt_since.reset();
       d.updated_at = now;
       ++d.attempts;
@@ -186,6 +185,21 @@ class FakeOutbox final : public store::Outbox {
     }
     if (auto marked = MarkSent(sent.ids, sent.post_id, sent.channel_id, sent.now); !marked) {
       return tl::unexpected(marked.error());
+    }
+    if (sent.replies) {
+      std::lock_guard lock(mu_);
+      store::DeliveryRecord r;
+      r.id = ++last_id_;
+      r.project = sent.project;
+      r.channel = sent.replies->channel;
+      r.kind = "replies";
+      r.event_seq = sent.replies->event_seq;
+      r.created_at = r.updated_at = r.next_attempt_at = sent.now;
+      r.expires_at = sent.replies->expires_at;
+      r.digest_id = sent.ids.front();
+      r.replies_runes = sent.replies->runes;
+      rows_[r.id] = r;
+      calls_.push_back("AddReplies " + std::to_string(r.id) + " of " + std::to_string(r.digest_id));
     }
     if (sent.release_owner.empty()) return false;
     auto rest = ChannelQueue(sent.channel, 1);
@@ -229,6 +243,34 @@ class FakeOutbox final : public store::Outbox {
                      (count_attempt ? " counted" : " not_counted") +
                      (d.in_doubt_since ? " in_doubt" : ""));
     return {};
+  }
+  Result<std::optional<store::DeliveryRecord>> FindReplies(int64_t digest_id) override {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, d] : rows_) {
+      if (d.kind == "replies" && d.digest_id == digest_id && Undelivered(d)) {
+        return std::optional<store::DeliveryRecord>(d);
+      }
+    }
+    return std::optional<store::DeliveryRecord>();
+  }
+  Result<void> SaveRepliesProgress(int64_t id, int posted, int runes, TimePoint now) override {
+    std::lock_guard lock(mu_);
+    if (auto r = CheckLocked({id}); !r) return r;
+    auto& d = rows_[id];
+    d.replies_posted = posted;
+    d.replies_runes = runes;
+    d.updated_at = now;
+    calls_.push_back("SaveRepliesProgress " + std::to_string(id) + " " + std::to_string(posted) +
+                     "@" + std::to_string(runes));
+    return {};
+  }
+  Result<std::vector<std::string>> DigestEvents(int64_t digest_id) override {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& [id, d] : rows_) {
+      if (d.kind == "event" && d.digest_id == digest_id) out.push_back(d.event_body_json);
+    }
+    return out;
   }
   Result<void> MarkFinal(int64_t id, DeliveryState state, const std::string& code,
                          const std::string& error, TimePoint now) override {

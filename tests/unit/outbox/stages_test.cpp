@@ -17,6 +17,7 @@ namespace {
 using domain::DeliveryState;
 using nlohmann::json;
 using testing::AppErrorAnswer;
+using ::testing::Contains;
 using testing::Delivery;
 using ::testing::ElementsAre;
 using testing::FakeIntegration;
@@ -754,6 +755,102 @@ TEST(Coalesce, RepliesAreRenderedForOldServersAndSmallerAgainWhenRefused) {
   EXPECT_EQ(posts[2].body["pending_post_id"], posts[1].body["pending_post_id"]);
   EXPECT_EQ(rig.FollowUps("digest_reply", "rerendered"), 1);
   EXPECT_EQ(rig.limits.max_runes.load(), 2000u);
+}
+
+TEST(Coalesce, ADigestsRepliesAreADeliveryOfTheirOwnSentWithTheLastReply) {
+  Rig rig;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(rig.AddNew(i));
+  const Job job = rig.Run();
+  ASSERT_TRUE(job.digest);
+  const auto posts = rig.http.Posts();
+  ASSERT_EQ(posts.size(), 2u);  // the root and one reply
+  const int64_t replies = ids.back() + 1;
+  EXPECT_THAT(rig.outbox.Calls(), Contains("AddReplies " + std::to_string(replies) + " of " +
+                                           std::to_string(ids.front())));
+  const auto row = rig.outbox.Row(replies);
+  EXPECT_EQ(row.kind, "replies");
+  EXPECT_EQ(row.state, DeliveryState::kSent);
+  EXPECT_EQ(row.digest_id, ids.front());
+  EXPECT_EQ(row.post_id, rig.http.Created().rbegin()->first) << "the last reply";
+  EXPECT_EQ(rig.Count("sent", "replies"), 1);
+}
+
+// The replies of a digest the fake server created, in order, as one text.
+std::string CreatedReplies(Rig& rig, const std::string& root) {
+  std::string listed;
+  for (const auto& [id, post] : rig.http.Created()) {
+    if (post.value("root_id", "") == root) listed += post["message"].get<std::string>() + "\n";
+  }
+  return listed;
+}
+
+size_t Occurrences(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(Coalesce, RepliesThatCannotGoOutNowAreOwedAndGoOnFromWhereTheyStopped) {
+  Rig rig;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 120; ++i) ids.push_back(rig.AddNew(i));
+  // The root and the first reply go out; the server then fails every try at the second.
+  rig.http.Next("POST /api/v4/posts", JsonAnswer(201, {{"id", "root4root4root4root4root4r"},
+                                                       {"channel_id", kChannelId},
+                                                       {"message", "120 new"}}));
+  rig.http.Next("POST /api/v4/posts", JsonAnswer(201, {{"id", "repl4repl4repl4repl4repl4r"},
+                                                       {"channel_id", kChannelId},
+                                                       {"message", "1"}}));
+  for (int i = 0; i < 4; ++i) {
+    rig.http.Next("POST /api/v4/posts", JsonAnswer(503, {{"id", "x"}, {"message", "down"}}));
+  }
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent) << "the digest is posted all the same";
+  const auto first = rig.http.Posts();
+  ASSERT_EQ(first.size(), 6u);
+  const std::string listed_first = first[1].body["message"].get<std::string>() + "\n";
+  for (size_t i = 2; i < 6; ++i) EXPECT_EQ(first[i].body["pending_post_id"], "inst-1-r1");
+  const int64_t replies = ids.back() + 1;
+  auto row = rig.outbox.Row(replies);
+  EXPECT_EQ(row.state, DeliveryState::kPending);
+  EXPECT_EQ(row.replies_posted, 1);
+  EXPECT_EQ(row.replies_runes, 4000);
+  EXPECT_EQ(row.attempts, 1);
+  EXPECT_EQ(row.last_error_code, "server_error");
+  EXPECT_GT(row.next_attempt_at, rig.clock.Now());
+  for (int64_t id : ids) EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kSent);
+
+  // Its turn, later: the list goes on at the second reply, under the same root.
+  rig.clock.Advance(Millis(600000));
+  const Job later = rig.Run();
+  EXPECT_EQ(later.head().id, replies);
+  EXPECT_EQ(later.outcome.kind, OutcomeKind::kSent);
+  const auto all = rig.http.Posts();
+  ASSERT_GE(all.size(), 7u);
+  EXPECT_EQ(all[6].body["pending_post_id"], "inst-1-r1");
+  EXPECT_EQ(all[6].body["root_id"], "root4root4root4root4root4r");
+  row = rig.outbox.Row(replies);
+  EXPECT_EQ(row.state, DeliveryState::kSent);
+  EXPECT_EQ(row.post_id, rig.http.Created().rbegin()->first);
+  const std::string listed = listed_first + CreatedReplies(rig, "root4root4root4root4root4r");
+  for (int i = 0; i < 120; ++i) {
+    EXPECT_EQ(Occurrences(listed, "fp-" + std::to_string(i) + "\n"), 1u) << i;
+  }
+}
+
+TEST(Coalesce, RepliesWhoseDigestIsNotRecordedFail) {
+  Rig rig;
+  store::DeliveryRecord orphan =
+      Delivery(NewFindingEvent("acme", "fp-1"), kChannel, rig.clock.Now());
+  orphan.kind = "replies";
+  orphan.digest_id = 999;
+  const int64_t id = rig.outbox.Add(orphan);
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kFailed);
+  EXPECT_EQ(rig.outbox.Row(id).last_error_code, "digest_missing");
+  EXPECT_TRUE(rig.http.Posts().empty());
 }
 
 TEST(Coalesce, ADigestThatFailedCleanlyPutsItsOtherDeliveriesBackToPending) {

@@ -1329,6 +1329,61 @@ TEST_P(PipelineSuite, RecordSentWritesTheRootAndReleasesAnEmptyChannelAtOnce) {
   EXPECT_EQ(none.error().code, "invalid_request");
 }
 
+TEST_P(PipelineSuite, ADigestsRepliesAreOwedAsADeliveryRecordedWithItsRoot) {
+  CreateProject(pipeline(), "web");
+  const int64_t a = Enqueue(pipeline(), "web", "team/a", At(0));
+  const int64_t b = Enqueue(pipeline(), "web", "team/a", At(0));
+  const int64_t c = Enqueue(pipeline(), "web", "team/a", At(0));
+  const int64_t other = Enqueue(pipeline(), "web", "team/b", At(0));
+  EXPECT_THAT(Claim(outbox(), "w1", At(1)), ElementsAre("team/a", "team/b"));
+  const DeliveryRecord head = Delivery(outbox(), a);
+
+  SentPost sent = Releasing({a, b}, "root-1", At(2), "w1");
+  sent.replies = RepliesOwed{"team/a", head.event_seq, 4000, At(100)};
+  auto kept = outbox().RecordSent(sent);
+  ASSERT_TRUE(kept) << kept.error().message;
+  EXPECT_FALSE(*kept) << "c and the replies are still queued";
+  auto owed = outbox().FindReplies(a);
+  ASSERT_TRUE(owed && owed->has_value());
+  const DeliveryRecord replies = **owed;
+  EXPECT_GT(replies.id, c) << "at the end of the channel's queue";
+  EXPECT_EQ(replies.kind, "replies");
+  EXPECT_EQ(replies.channel, "team/a");
+  EXPECT_EQ(replies.project, "web");
+  EXPECT_EQ(replies.digest_id, a);
+  EXPECT_EQ(replies.event_seq, head.event_seq);
+  EXPECT_EQ(replies.state, DeliveryState::kPending);
+  EXPECT_EQ(replies.next_attempt_at, At(2));
+  EXPECT_EQ(replies.expires_at, At(100));
+  EXPECT_EQ(replies.replies_posted, 0);
+  EXPECT_EQ(replies.replies_runes, 4000);
+  auto queue = outbox().ChannelQueue("team/a", 10);
+  ASSERT_TRUE(queue);
+  ASSERT_EQ(queue->size(), 2u);
+  EXPECT_EQ((*queue)[0].id, c);
+  EXPECT_EQ((*queue)[1].id, replies.id);
+
+  // What the replies list: the digest's own deliveries' events, not the replies' nor others'.
+  auto events = outbox().DigestEvents(a);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0], Delivery(outbox(), a).event_body_json);
+  EXPECT_EQ((*events)[1], Delivery(outbox(), b).event_body_json);
+  EXPECT_THAT(*outbox().DigestEvents(other), IsEmpty());
+
+  ASSERT_TRUE(outbox().SaveRepliesProgress(replies.id, 3, 2000, At(3)));
+  EXPECT_EQ(Delivery(outbox(), replies.id).replies_posted, 3);
+  EXPECT_EQ(Delivery(outbox(), replies.id).replies_runes, 2000);
+
+  // Sent as a single post, it keeps naming its digest; nothing is owed any more.
+  ASSERT_TRUE(outbox().MarkSent({replies.id}, "reply-9", "chan-1", At(4)));
+  EXPECT_EQ(Delivery(outbox(), replies.id).digest_id, a);
+  EXPECT_FALSE(*outbox().FindReplies(a));
+  auto late = outbox().SaveRepliesProgress(replies.id, 4, 2000, At(5));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, "conflict");
+}
+
 TEST_P(PipelineSuite, ADigestBecomesTheThreadRootOfTheFindingsItListsThatHaveNone) {
   CreateProject(pipeline(), "web");
   CreateProject(pipeline(), "api");
