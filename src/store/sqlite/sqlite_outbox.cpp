@@ -88,6 +88,14 @@ Result<std::vector<DeliveryRecord>> ReadDeliveries(Query& q) {
   return out;
 }
 
+// The first row of a query over TOCSIN_DELIVERY_COLUMNS, if any.
+Result<std::optional<DeliveryRecord>> ReadFirstDelivery(Query& q) {
+  if (!q->executeStep()) return std::optional<DeliveryRecord>{};
+  auto d = ReadDelivery(*q);
+  if (!d) return Unexpected(d.error());
+  return std::optional<DeliveryRecord>(std::move(*d));
+}
+
 // ---- queue heads ----
 
 // One row per channel that has undelivered deliveries: its head (oldest undelivered) and its
@@ -587,10 +595,7 @@ Result<std::optional<DeliveryRecord>> SqliteStore::GetDelivery(int64_t id) {
                 Query q(c, "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
                            "WHERE d.id = ?");
                 q->bind(1, static_cast<int64_t>(id));
-                if (!q->executeStep()) return std::optional<DeliveryRecord>{};
-                auto d = ReadDelivery(*q);
-                if (!d) return Unexpected(d.error());
-                return std::optional<DeliveryRecord>(std::move(*d));
+                return ReadFirstDelivery(q);
               });
 }
 
@@ -602,10 +607,7 @@ Result<std::optional<DeliveryRecord>> SqliteStore::FindReplies(int64_t digest_id
                            "WHERE d.digest_id = ? AND d.digest_id <> 0 AND d.kind = 'replies' "
                            "AND d.state IN ('pending', 'sending') ORDER BY d.id LIMIT 1");
                 q->bind(1, static_cast<int64_t>(digest_id));
-                if (!q->executeStep()) return std::optional<DeliveryRecord>{};
-                auto d = ReadDelivery(*q);
-                if (!d) return Unexpected(d.error());
-                return std::optional<DeliveryRecord>(std::move(*d));
+                return ReadFirstDelivery(q);
               });
 }
 
