@@ -210,4 +210,21 @@ describe('Projects, deliveries and findings', () => {
     await page.getByLabel('Status', {exact: true}).selectOption('resolved');
     await row.waitFor();
   });
+
+  test('a second tab goes on working after signing out and in again in the first', async () => {
+    const other = await tab.context.newPage();
+    await other.goto('/projects');
+    await other.getByRole('heading', {level: 1, name: 'Projects'}).waitFor();
+    const {page} = tab;
+    await page.getByRole('button', {name: 'Sign out'}).click();
+    await page.getByLabel('API token').waitFor();
+    await signIn(page, tocsin.adminToken);
+    // The other tab still holds the old session's CSRF token; the cookie is the new session's.
+    await other.getByRole('button', {name: 'New project'}).click();
+    await other.getByLabel('Name', {exact: true}).fill('second-tab');
+    await other.getByRole('button', {name: 'Create project'}).click();
+    await other.getByRole('heading', {level: 1, name: 'second-tab'}).waitFor();
+    assert.equal((await tocsin.api('GET', '/projects/second-tab')).status, 200);
+    await other.close();
+  });
 });

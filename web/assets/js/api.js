@@ -20,7 +20,7 @@ export function setCsrfToken(token) { csrfToken = token; }
 // Called when a request comes back 401 (the session expired or was signed out elsewhere).
 export function onUnauthorized(fn) { onSignedOut = fn; }
 
-export async function api(method, path, body, {quiet401 = false} = {}) {
+export async function api(method, path, body, {quiet401 = false, csrfRetried = false} = {}) {
   const headers = {Accept: 'application/json'};
   const init = {method, headers, credentials: 'same-origin', cache: 'no-store'};
   if (body !== undefined) {
@@ -41,10 +41,31 @@ export async function api(method, path, body, {quiet401 = false} = {}) {
   }
   if (!res.ok) {
     const err = new ApiError(res.status, data);
+    if (res.status === 403 && err.code === 'csrf_failed' && !csrfRetried && await refreshCsrfToken()) {
+      // Signed out and in again in another tab: the cookie is the new session's, this tab's
+      // token the old one's. The server refused the request, so asking again is safe.
+      return api(method, path, body, {quiet401, csrfRetried: true});
+    }
     if (res.status === 401 && !quiet401 && onSignedOut) onSignedOut();
     throw err;
   }
   return data;
+}
+
+// The CSRF token of the session the cookie now names (GET /session needs none); false when
+// there is no session any more.
+async function refreshCsrfToken() {
+  try {
+    const res = await fetch('/api/v1/session', {headers: {Accept: 'application/json'},
+      credentials: 'same-origin', cache: 'no-store'});
+    if (!res.ok) return false;
+    const me = await res.json();
+    if (!me || typeof me.csrf_token !== 'string') return false;
+    csrfToken = me.csrf_token;
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const get = (path, opts) => api('GET', path, undefined, opts);
