@@ -16,6 +16,13 @@ const EVENT_LABEL = {
   'scan.completed': 'Scan completed',
 };
 
+// The event column: what the post is about. A digest's list of findings (its thread replies) is
+// a delivery of its own, kind "replies".
+function eventCell(d) {
+  if (d.kind === 'replies') return ['Digest list', h('div', {class: 'sub'}, 'the findings, as thread replies')];
+  return [EVENT_LABEL[d.event_type] || d.event_type, d.kind && d.kind !== 'event' ? h('div', {class: 'sub'}, d.kind) : null];
+}
+
 // What to do about a delivery's last error, by its stable code (mattermost::Classify reasons).
 function hintFor(code) {
   if (!code) return '';
@@ -179,7 +186,7 @@ function row(d, onRetry) {
     h('td', {class: 'nowrap'}, h('div', {class: 'mono'}, `#${d.id}`), h('div', {class: 'sub'}, timeEl(d.created_at))),
     h('td', {}, h('div', {class: 'mono'}, d.channel),
       h('div', {class: 'sub'}, h('a', {href: `/projects/${enc(d.project)}/findings`}, d.project))),
-    h('td', {}, EVENT_LABEL[d.event_type] || d.event_type, d.kind && d.kind !== 'event' ? h('div', {class: 'sub'}, d.kind) : null),
+    h('td', {}, eventCell(d)),
     h('td', {class: 'nowrap'}, h('span', {class: `pill ${STATE_PILL[d.state] || ''}`}, d.state),
       h('div', {class: 'sub'}, `${d.attempts} attempt${d.attempts === 1 ? '' : 's'}`)),
     h('td', {class: 'error-cell'},
