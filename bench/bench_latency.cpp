@@ -12,7 +12,8 @@
 //
 // Figures:
 //   5   accept → post latency p50 / p99 / max at R events/s (default 200) for S seconds (10).
-//   4b  tocsin CPU per event at that steady rate (whole process, /proc/<pid>/stat).
+//   4b  tocsin CPU per event at that steady rate (whole process, /proc/<pid>/stat); reported,
+//       the ≤ 0.2 ms target being 4a's (bench_delivery).
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -139,8 +140,11 @@ void Run(const Paths& paths, const Options& o) {
              " ms; API 202 p50 " + Fmt(a50, 2) + " ms, p99 " + Fmt(a99, 1) + " ms" +
              (ok ? "" : "; INCOMPLETE: " + std::to_string(matched) + " matched"));
   const double ms_per_event = cpu * 1000 / total;
+  // Reported beside 4a, not against the target: the CPU per event is read in the
+  // throughput run (4a), as its comparison with another router's throughput run is
+  // (docs/performance.md, "CPU per event: which run").
   Report("4b", "tocsin CPU per event, steady " + Fmt(o.rate) + "/s (accepted → posted)",
-         Fmt(ms_per_event, 3) + " ms", "≤ 0.2 ms", Verdict(ms_per_event <= 0.2),
+         Fmt(ms_per_event, 3) + " ms", "— (4a is the target's)", "—",
          "one event per request; the run's whole-process CPU ÷ events");
   const int64_t hwm_kb = StatusKb(pid, "VmHWM");
   std::printf("tocsin VmHWM after the run: %.1f MiB\n", hwm_kb / 1024.0);
