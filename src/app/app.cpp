@@ -145,6 +145,7 @@ class AppImpl final : public App {
     eo.burst = static_cast<int>(settings_.mm_burst);
     eo.timeout = settings_.mm_timeout;
     eo.public_url = settings_.public_url;
+    eo.digest_window = settings_.digest_window;
     // A lease owner that survives a restart: after a crash the same instance takes its channels
     // back at once instead of waiting out its own leases (instances sharing a database differ by
     // host or data directory).

@@ -195,6 +195,14 @@ const std::vector<Option>& Table() {
                       "Mattermost (a server taking 50 ms per post needs about 16 for 300 posts/s).",
        .hint = "use a whole number such as 16",
        .min = 1},
+      {.key = "delivery.digest_window",
+       .kind = Kind::kDuration,
+       .field = &Settings::digest_window,
+       .description = "How long a new finding waits before it is posted alone, so that findings "
+                      "sent one by one in a burst still make one digest when there are more than "
+                      "the route's digest_threshold; 0 posts each at once.",
+       .hint = "use a duration such as 2s (0s = no wait)",
+       .min = 0},
   };
   return kTable;
 }

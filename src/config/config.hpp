@@ -43,6 +43,8 @@ struct Settings {
   Millis delivery_ttl{24LL * 3600 * 1000};
   int64_t delivery_workers = 16;
   Millis mm_timeout{10000};
+  // How long a new finding waits for others to join its digest (SPEC §3, "the digest window").
+  Millis digest_window{2000};
 
   // Where each key's value came from, for `tocsin config show`.
   std::map<std::string, Source> origins;

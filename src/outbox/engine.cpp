@@ -165,7 +165,8 @@ class EngineImpl final : public Engine, private Waiter {
                       options_.public_url,
                       [this](const std::string& project) { return DisplayName(project); },
                       [this] { paused_ = true; },
-                      options_.max_inline_wait};
+                      options_.max_inline_wait,
+                      options_.digest_window};
     pipeline_ = std::make_unique<Pipeline>(BuildPipeline(deps));
     return true;
   }

@@ -55,6 +55,9 @@ struct EngineOptions {
   // wait reschedules the delivery (not counted as an attempt) and frees the worker.
   Millis max_inline_wait{5000};
   int queue_batch = 100;  // deliveries read per ChannelQueue call
+  // How long a new finding that cannot make a digest yet waits for others before it is posted
+  // alone (SPEC §3, the digest window; config delivery.digest_window). 0 = no wait.
+  Millis digest_window{0};
 };
 
 class Engine {

@@ -36,6 +36,8 @@ std::string_view Name(OutcomeKind kind) {
       return "rate_limited";
     case OutcomeKind::kPaused:
       return "paused";
+    case OutcomeKind::kDeferred:
+      return "deferred";
     case OutcomeKind::kFailed:
       return "failed";
     case OutcomeKind::kDead:

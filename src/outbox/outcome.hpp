@@ -24,11 +24,13 @@ enum class OutcomeKind {
   kRetry,        // retryable failure: pending again at `next`, attempt counted unless said
   kRateLimited,  // 429 or our own pacing: pending again at `next`, never a failure
   kPaused,       // 401: pending, not counted; the engine stops claiming until the token changes
+  kDeferred,     // a new finding waits out the digest window for others to join: pending at `next`
   kFailed,       // permanent: this post will never be accepted as it is
   kDead,         // tried until expires_at: gave up
   kAborted,      // the engine is stopping: nothing recorded, the delivery stays as it was
 };
-// Stable lower-case label: none, sent, retried, rate_limited, paused, failed, dead, aborted.
+// Stable lower-case label: none, sent, retried, rate_limited, paused, deferred, failed, dead,
+// aborted.
 std::string_view Name(OutcomeKind kind);
 
 struct Outcome {
@@ -36,7 +38,7 @@ struct Outcome {
   std::string reason;          // stable snake_case: metrics label and last_error_code
   std::string error;           // human text for last_error; never a secret
   std::string post_id;         // kSent
-  TimePoint next{};            // kRetry, kRateLimited, kPaused
+  TimePoint next{};            // kRetry, kRateLimited, kPaused, kDeferred
   bool count_attempt = true;   // kRetry
   bool keep_in_doubt = false;  // kRetry: the request may have been committed by the server
   std::string report_status;   // "", "auth_failed" or "failing": for the integration's status

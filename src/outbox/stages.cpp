@@ -319,7 +319,21 @@ bool CoalesceStage::Run(Job& job) {
   if (n < decide && n == job.queue.size() && read_further()) n = run_length(job.queue, decide);
   const bool was_digest = head.in_doubt_since.has_value() && n > 1;
   const bool digest = was_digest || (n >= 2 && static_cast<int64_t>(n) > head.digest_threshold);
-  if (!digest) return true;
+  if (!digest) {
+    // Too few for a digest yet: a young head waits out the digest window, so that findings
+    // sent one by one in a burst still make one digest. Nothing was sent for it (a head in doubt,
+    // or one that may have been posted, is looked up instead), and the wait is no attempt.
+    const TimePoint due = head.created_at + window_;
+    if (window_.count() > 0 && head.attempts == 0 && !head.in_doubt_since && !job.suspect &&
+        clock_.Now() < due) {
+      job.outcome.kind = OutcomeKind::kDeferred;
+      job.outcome.reason = "digest_window";
+      job.outcome.next = due;
+      job.outcome.count_attempt = false;
+      return false;
+    }
+    return true;
+  }
   n = run_length(job.queue, limit);
   if (n == job.queue.size() && read_further()) n = run_length(job.queue, limit);
   job.digest = true;
@@ -839,6 +853,7 @@ bool RecordStage::Run(Job& job) {
     case OutcomeKind::kRetry:
     case OutcomeKind::kRateLimited:
     case OutcomeKind::kPaused:
+    case OutcomeKind::kDeferred:
       // Still in doubt (the post may exist): the mark stays, in the same write, so the next
       // try looks first; a digest's other deliveries keep the mark they got with the head.
       written = outbox_.Reschedule(
@@ -1091,7 +1106,7 @@ void FollowUpStage::PatchRoot(Job& job) {
 Pipeline BuildPipeline(const PipelineDeps& d) {
   Pipeline pipeline;
   pipeline.Then(std::make_unique<ResolveStage>(d.channels, d.pacer))
-      .Then(std::make_unique<CoalesceStage>(d.outbox))
+      .Then(std::make_unique<CoalesceStage>(d.outbox, d.clock, d.digest_window))
       .Then(std::make_unique<ReconcileStage>(d.pacer, d.installation_id, d.metrics))
       .Then(std::make_unique<ExpireStage>(d.clock))
       .Then(std::make_unique<ThreadStage>(d.outbox))

@@ -269,13 +269,18 @@ class ResolveStage final : public Stage {
 
 class CoalesceStage final : public Stage {
  public:
-  explicit CoalesceStage(store::Outbox& outbox, int max_digest = kMaxDigest)
-      : outbox_(outbox), max_digest_(max_digest) {}
+  // `window`: how long a new finding that cannot make a digest yet waits for others (SPEC §3,
+  // the digest window) before it is posted alone; 0 = not at all.
+  CoalesceStage(store::Outbox& outbox, const Clock& clock, Millis window,
+                int max_digest = kMaxDigest)
+      : outbox_(outbox), clock_(clock), window_(window), max_digest_(max_digest) {}
   std::string_view Name() const override { return "coalesce"; }
   bool Run(Job& job) override;
 
  private:
   store::Outbox& outbox_;
+  const Clock& clock_;
+  const Millis window_;
   const int max_digest_;
 };
 
@@ -501,6 +506,7 @@ struct PipelineDeps {
   std::function<std::string(const std::string&)> display_name;
   std::function<void()> on_paused;  // a 401: stop claiming
   Millis max_inline_retry_after{5000};
+  Millis digest_window{0};  // CoalesceStage
 };
 
 Pipeline BuildPipeline(const PipelineDeps& deps);

@@ -43,6 +43,9 @@ TocsinServer::TocsinServer(const std::function<void(config::Settings&)>& tweak) 
   settings_.listen = "127.0.0.1:0";
   settings_.data_dir = (dir_.path() / "var").string();
   settings_.mm_timeout = Millis(3000);
+  // Lone new findings are posted at once unless a test sets a digest window (the default, 2 s,
+  // would only slow every test that waits for one).
+  settings_.digest_window = Millis(0);
   if (tweak) tweak(settings_);
   auto app = app::App::Create(settings_);
   if (!app) throw std::runtime_error("App::Create failed: " + app.error().message);

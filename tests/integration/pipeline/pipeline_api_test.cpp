@@ -188,6 +188,40 @@ TEST_F(PipelineApi, NewFindingIsPostedAsAnAttachmentInTheRoutedChannel) {
   EXPECT_NE(deliveries[0]["post_url"].get<std::string>().find(posts[0].id), std::string::npos);
 }
 
+// SPEC §3: "one burst within the digest window" makes one digest, even when its findings come
+// one request at a time; a lone finding is posted once the window is over.
+TEST_F(PipelineApi, FindingsSentOneByOneWithinTheDigestWindowBecomeOneDigest) {
+  TocsinServer windowed([](config::Settings& s) { s.digest_window = Millis(1500); });
+  ASSERT_EQ(
+      windowed.Put("/api/v1/integrations/mattermost", {{"url", emu_.base_url()}, {"token", token_}})
+          .status,
+      200);
+  ASSERT_EQ(windowed.Post("/api/v1/projects", {{"name", "acme-web"}}).status, 201);
+  ASSERT_EQ(windowed
+                .Put("/api/v1/projects/acme-web/integrations/mattermost",
+                     {{"routes", {{{"channel", "security/alerts"}, {"digest_threshold", 10}}}}})
+                .status,
+            200);
+  for (int i = 0; i < 12; ++i) {
+    auto r = windowed.Post("/api/v1/events", NewFinding("fp-" + std::to_string(i), "high"));
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  auto posts = WaitPosts(alerts_, 2);
+  ASSERT_GE(posts.size(), 2u);
+  EXPECT_EQ(posts[0].props.value("tocsin_digest_count", 0), 12) << posts[0].message;
+  for (size_t i = 1; i < posts.size(); ++i) EXPECT_EQ(posts[i].root_id, posts[0].id);
+
+  // A lone finding waits out the window, then goes out as itself.
+  const size_t before = emu_.Posts(alerts_).size();
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_EQ(windowed.Post("/api/v1/events", NewFinding("fp-lone", "critical")).status, 202);
+  posts = WaitPosts(alerts_, before + 1);
+  ASSERT_EQ(posts.size(), before + 1);
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, 1400ms) << "posted before the window was over";
+  EXPECT_TRUE(posts.back().root_id.empty());
+  EXPECT_FALSE(posts.back().props.contains("tocsin_digest_count"));
+}
+
 // SPEC §4 at the scale the delivery issue names: 1,000 events into a server that takes 10 posts
 // a second (the emulator's limiter: Mattermost's X-Ratelimit-* headers, 429 with Retry-After).
 // Tocsin paces itself by those headers, so to make 429s happen another client of the same

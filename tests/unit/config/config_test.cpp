@@ -215,8 +215,20 @@ const std::vector<BadValue>& BadValues() {
       {"delivery.ttl", "1 week", "not a duration"},
       {"delivery.ttl", "-1h", "must not be negative"},
       {"delivery.workers", "1.5", "not a whole number"},
+      {"delivery.digest_window", "-2s", "must not be negative"},
   };
   return kBad;
+}
+
+TEST(Validation, ADigestWindowOfZeroTurnsTheWaitOff) {
+  Fixture f;
+  EXPECT_EQ(f.Run()->digest_window, Millis(2000));
+  f.env["TOCSIN_DELIVERY_DIGEST_WINDOW"] = "0s";
+  auto s = f.Run();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->digest_window, Millis(0));
+  f.env["TOCSIN_DELIVERY_DIGEST_WINDOW"] = "750ms";
+  EXPECT_EQ(f.Run()->digest_window, Millis(750));
 }
 
 TEST(Validation, EnvironmentErrorsNameTheVariableAndKey) {
@@ -544,8 +556,8 @@ TEST(Options, CoverTheDocumentedNames) {
   }
   EXPECT_EQ(FindOptionByFlag("data-dir"), FindOption("data_dir"));
   EXPECT_EQ(FindOptionByFlag("--nope"), nullptr);
-  // 16 Settings fields besides `origins`.
-  EXPECT_EQ(Options().size(), 16u);
+  // 17 Settings fields besides `origins`.
+  EXPECT_EQ(Options().size(), 17u);
   EXPECT_EQ(FlagNames().size(), Options().size());
   for (const auto& spec : Options()) {
     EXPECT_FALSE(spec.description.empty()) << spec.key;
@@ -558,6 +570,7 @@ TEST(Options, DefaultTextMatchesSettingsDefaults) {
   EXPECT_EQ(FindOption("limits.max_event_body")->default_text, "10MiB");
   EXPECT_EQ(FindOption("limits.max_scan_body")->default_text, "512MiB");
   EXPECT_EQ(FindOption("delivery.ttl")->default_text, "24h");
+  EXPECT_EQ(FindOption("delivery.digest_window")->default_text, "2s");
   EXPECT_EQ(FindOption("mattermost.timeout")->default_text, "10s");
   EXPECT_EQ(FindOption("mattermost.rate_per_second")->default_text, "10");
   EXPECT_EQ(FindOption("log_level")->type, "enum:trace|debug|info|warn|error");

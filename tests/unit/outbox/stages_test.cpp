@@ -38,7 +38,8 @@ constexpr char kChannel[] = "sec/alerts";
 
 // One engine's worth of stages around fakes; Run() serves the head of a channel like a worker.
 struct Rig {
-  explicit Rig(double rate_per_second = 0, int burst = 1) : bucket(clock, rate_per_second, burst) {
+  explicit Rig(double rate_per_second = 0, int burst = 1, Millis digest_window = Millis(0))
+      : bucket(clock, rate_per_second, burst) {
     PipelineDeps deps{outbox,
                       clock,
                       channels,
@@ -52,6 +53,7 @@ struct Rig {
                       [](const std::string&) { return std::string(); },
                       [this] { ++paused; },
                       Millis(5000)};
+    deps.digest_window = digest_window;
     pipeline = BuildPipeline(deps);
   }
 
@@ -662,6 +664,60 @@ TEST(Coalesce, TheCoveredDeliveriesAreSentBeforeTheRepliesArePosted) {
     }
   });
   rig.Run();
+}
+
+TEST(Coalesce, AYoungNewFindingWaitsOutTheDigestWindowForOthersToJoin) {
+  Rig rig(0, 1, Millis(2000));
+  const TimePoint start = rig.clock.Now();
+  const int64_t first = rig.AddNew(0);
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kDeferred);
+  EXPECT_TRUE(rig.http.Posts().empty()) << "nothing posted";
+  auto row = rig.outbox.Row(first);
+  EXPECT_EQ(row.state, DeliveryState::kPending);
+  EXPECT_EQ(row.next_attempt_at, start + Millis(2000));
+  EXPECT_EQ(row.attempts, 0) << "a wait, not an attempt";
+  EXPECT_EQ(rig.Count("deferred", "digest_window"), 1);
+
+  // The rest of the burst arrives one by one within the window: one digest when it is over.
+  for (int i = 1; i < 12; ++i) {
+    rig.clock.Advance(Millis(100));
+    rig.AddNew(i);
+  }
+  rig.clock.Advance(Millis(900));
+  const Job digest = rig.Run();
+  EXPECT_TRUE(digest.digest);
+  EXPECT_EQ(digest.covered, 12u);
+  EXPECT_THAT(rig.http.Posts()[0].body["message"].get<std::string>(),
+              HasSubstr("12 new vulnerabilities"));
+}
+
+TEST(Coalesce, ALoneNewFindingIsPostedWhenTheWindowIsOver) {
+  Rig rig(0, 1, Millis(2000));
+  const int64_t id = rig.AddNew(0);
+  rig.clock.Advance(Millis(2000));
+  const Job job = rig.Run();
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+  EXPECT_FALSE(job.digest);
+  EXPECT_EQ(rig.outbox.Row(id).state, DeliveryState::kSent);
+}
+
+TEST(Coalesce, EnoughForADigestAtOnceDoesNotWait) {
+  Rig rig(0, 1, Millis(2000));
+  for (int i = 0; i < 12; ++i) rig.AddNew(i);
+  const Job job = rig.Run();
+  EXPECT_TRUE(job.digest) << "a scan or a batch is a burst already";
+  EXPECT_EQ(job.outcome.kind, OutcomeKind::kSent);
+}
+
+TEST(Coalesce, NoWindowWhereNoDigestCanForm) {
+  Rig rig(0, 1, Millis(2000));
+  const int64_t id = rig.AddNew(0);
+  rig.outbox.Update(id, [](store::DeliveryRecord& d) { d.digest_threshold = kMaxDigest; });
+  EXPECT_EQ(rig.Run().outcome.kind, OutcomeKind::kSent);
+  const int64_t status = rig.Add(StatusChangedEvent("acme", "fp-0", "resolved"));
+  EXPECT_EQ(rig.Run().outcome.kind, OutcomeKind::kSent) << "only new findings coalesce";
+  EXPECT_EQ(rig.outbox.Row(status).state, DeliveryState::kSent);
 }
 
 TEST(Coalesce, AtTheThresholdEachFindingIsItsOwnPost) {
