@@ -186,7 +186,7 @@ function routeEditor(route, onRemove) {
   const minSev = field({label: 'Minimum severity', input: select(SEVERITY_OPTIONS, r.min_severity || 'info'),
     desc: 'For vulnerability events.'});
   const digest = field({label: 'Digest threshold', input: h('input', {type: 'number', min: '1', max: '1000',
-    value: String(r.digest_threshold ?? 10)}), desc: 'More new findings than this at once: one digest post.'});
+    value: String(r.digest_threshold ?? 10)}), desc: 'More new findings than this in one burst (a scan, or a few seconds of events): one digest post.'});
   const baseline = field({label: 'Baseline', input: select([['summary', 'Summary post'], ['full', 'Every finding']], r.baseline || 'summary'),
     desc: 'What the first scan of a project posts.'});
   const remove = h('button', {type: 'button', class: 'btn btn-danger btn-small'}, icon('trash'), 'Remove route');
