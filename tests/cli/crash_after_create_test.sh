@@ -12,31 +12,21 @@ DATA="$WORK/var"
 TOTAL=5
 
 source "$(dirname "$0")/crash_lib.sh"
-emu() { curl -fsS -m 10 "$@"; }
 
 start_tocsin
 link_project
 
 # The next create is stored and its answer held until the fault is cleared.
-emu -X POST "$EMU_URL/_emulator/fault" -H 'Content-Type: application/json' \
-  -d '{"kind":"hang_after_commit","path_prefix":"/api/v4/posts","count":1}' >/dev/null
+emu_fault '{"kind":"hang_after_commit","path_prefix":"/api/v4/posts","count":1}'
 events='{"events":['
 for ((i = 0; i < TOTAL; i++)); do
   ((i > 0)) && events+=','
   events+="{\"id\":\"hang-$i\",\"type\":\"scan.completed\",\"project\":\"acme-web\",\"scan\":{\"scanner\":\"s$i\",\"status\":\"succeeded\"}}"
 done
 events+=']}'
-out=$(api -X POST "$API/events" --data-binary "$events")
-[[ $(jq -r '.accepted' <<<"$out") == "$TOTAL" ]] || fail "events not accepted: $out"
-
-for ((i = 0; i < 200; i++)); do
-  (($(posts_in_emulator) - BASE >= 1)) && break
-  sleep 0.05
-done
-(($(posts_in_emulator) - BASE == 1)) || fail "the first post was not created while its answer was held"
-kill -9 $SERVE
-wait $SERVE 2>/dev/null || true
-emu -X POST "$EMU_URL/_emulator/fault" -H 'Content-Type: application/json' -d '{"kind":"none"}' >/dev/null
+post_events "$events"
+kill_when_posted 1
+emu_fault '{"kind":"none"}'
 echo "killed -9 with the first post created and unanswered"
 
 start_tocsin

@@ -50,3 +50,27 @@ count_posts() {
   POSTS=$(jq '[.[] | select(.props.tocsin_delivery_id != null)] | length' "$WORK/posts.json")
   UNIQUE=$(jq '[.[] | select(.props.tocsin_delivery_id != null) | .props.tocsin_delivery_id] | unique | length' "$WORK/posts.json")
 }
+
+# emu_fault JSON: sets the emulator's fault (`{"kind":"none"}` clears it).
+emu_fault() {
+  curl -fsS -m 10 -X POST "$EMU_URL/_emulator/fault" -H 'Content-Type: application/json' -d "$1" >/dev/null
+}
+
+# post_events JSON: POST /events, which must accept all TOTAL of them.
+post_events() {
+  local out
+  out=$(api -X POST "$API/events" --data-binary "$1")
+  [[ $(jq -r '.accepted' <<<"$out") == "$TOTAL" ]] || fail "events not accepted: $out"
+}
+
+# kill_when_posted N: once exactly N posts arrived (bounded wait), kill -9 the server.
+kill_when_posted() {
+  local n=$1 i
+  for ((i = 0; i < 200; i++)); do
+    (($(posts_in_emulator) - BASE >= n)) && break
+    sleep 0.05
+  done
+  (($(posts_in_emulator) - BASE == n)) || fail "expected $n posts before the kill, got $(($(posts_in_emulator) - BASE))"
+  kill -9 "$SERVE"
+  wait "$SERVE" 2>/dev/null || true
+}

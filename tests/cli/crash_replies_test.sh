@@ -13,7 +13,6 @@ DATA="$WORK/var"
 TOTAL=300
 
 source "$(dirname "$0")/crash_lib.sh"
-emu() { curl -fsS -m 10 "$@"; }
 
 start_tocsin
 api -X PUT "$API/integrations/mattermost" -d "{\"url\":\"$EMU_URL\",\"token\":\"$BOT_TOKEN\"}" >/dev/null
@@ -24,25 +23,16 @@ api -X PUT "$API/projects/acme-web/integrations/mattermost" \
 BASE=$(posts_in_emulator)
 
 # The root and the first reply go out; the next create is held until the fault is cleared.
-emu -X POST "$EMU_URL/_emulator/fault" -H 'Content-Type: application/json' \
-  -d '{"kind":"hang","path_prefix":"/api/v4/posts","skip":2,"count":1}' >/dev/null
+emu_fault '{"kind":"hang","path_prefix":"/api/v4/posts","skip":2,"count":1}'
 events='{"events":['
 for ((i = 0; i < TOTAL; i++)); do
   ((i > 0)) && events+=','
   events+="{\"type\":\"vulnerability.new\",\"project\":\"acme-web\",\"finding\":{\"fingerprint\":\"fp-$i\",\"title\":\"cf $i end, a title long enough to spread the list over several replies\",\"severity\":\"high\"}}"
 done
 events+=']}'
-out=$(api -X POST "$API/events" --data-binary "$events")
-[[ $(jq -r '.accepted' <<<"$out") == "$TOTAL" ]] || fail "events not accepted: $out"
-
-for ((i = 0; i < 200; i++)); do
-  (($(posts_in_emulator) - BASE >= 2)) && break
-  sleep 0.05
-done
-(($(posts_in_emulator) - BASE == 2)) || fail "expected the root and one reply before the held one"
-kill -9 $SERVE
-wait $SERVE 2>/dev/null || true
-emu -X POST "$EMU_URL/_emulator/fault" -H 'Content-Type: application/json' -d '{"kind":"none"}' >/dev/null
+post_events "$events"
+kill_when_posted 2
+emu_fault '{"kind":"none"}'
 echo "killed -9 with the digest's second reply in flight"
 
 start_tocsin
