@@ -19,7 +19,8 @@ using nlohmann::json;
 // Bounds on the in-place remedies of one request, so a job always ends.
 constexpr int kMaxAcquireWaits = 64;
 constexpr int kMaxInlineRateRetries = 3;
-constexpr int kMaxFollowUpTries = 4;
+// A digest reply the server failed (5xx, timeout) is asked for again in place this often.
+constexpr int kMaxReplyTries = 4;
 
 // Our marks on every post (SPEC §3): who made it and for which delivery, so a delivery left in
 // doubt can be found again, and a finding's first post can be recognised before it is patched.
@@ -217,6 +218,10 @@ void Pipeline::Run(Job& job) const {
     if (!stage->Run(job)) break;
   }
   for (const auto& stage : final_) stage->Run(job);
+  if (job.then) {
+    Run(*job.then);
+    if (job.store_error.empty()) job.store_error = job.then->store_error;
+  }
 }
 
 std::vector<std::string> Pipeline::StageNames() const {
@@ -465,6 +470,22 @@ bool ThreadStage::Run(Job& job) {
 
 // ---- render ------------------------------------------------------------------------------------
 
+namespace {
+
+// A digest's replies, rendered for `runes`, and how to render them again for fewer.
+void PrepareReplies(Job& job, std::vector<json> events, render::Context ctx, size_t runes) {
+  ctx.max_runes = runes;
+  job.replies = render::RenderDigest(events, ctx).replies;
+  job.replies_max_runes = runes;
+  job.render_replies = [events = std::move(events), ctx](size_t max_runes) {
+    render::Context smaller = ctx;
+    smaller.max_runes = max_runes;
+    return render::RenderDigest(events, smaller).replies;
+  };
+}
+
+}  // namespace
+
 bool RenderStage::Run(Job& job) {
   const store::DeliveryRecord& head = job.head();
   render::Context ctx;
@@ -477,7 +498,8 @@ bool RenderStage::Run(Job& job) {
     job.post = render::RenderTestMessage(ctx, head.channel);
     return true;
   }
-  if (head.kind == "replies") return RenderReplies(job, ctx);
+  // A "replies" delivery run right after its digest has the list in hand already.
+  if (head.kind == "replies") return !job.replies.empty() || RenderReplies(job, ctx);
   const auto parse = [&](const store::DeliveryRecord& d) {
     return json::parse(d.event_body_json, nullptr, /*allow_exceptions=*/false);
   };
@@ -488,22 +510,10 @@ bool RenderStage::Run(Job& job) {
       json event = parse(job.queue[i]);
       if (event.is_object()) events.push_back(std::move(event));
     }
-    render::Digest digest = render::RenderDigest(events, ctx);
-    job.post = std::move(digest.root);
+    job.post = render::RenderDigest(events, ctx).root;
     // The root's message is short; the replies are long lists. Rendered for the old servers'
     // 4,000 characters, they fit every server at the cost of a few more replies.
-    render::Context replies_ctx = ctx;
-    replies_ctx.max_runes = std::min(ctx.max_runes, kShrinkSteps[0]);
-    if (replies_ctx.max_runes != ctx.max_runes) {
-      digest = render::RenderDigest(events, replies_ctx);
-    }
-    job.replies = std::move(digest.replies);
-    job.replies_max_runes = replies_ctx.max_runes;
-    job.render_replies = [events = std::move(events), ctx](size_t max_runes) {
-      render::Context smaller = ctx;
-      smaller.max_runes = max_runes;
-      return render::RenderDigest(events, smaller).replies;
-    };
+    PrepareReplies(job, std::move(events), ctx, std::min(ctx.max_runes, kShrinkSteps[0]));
     return true;
   }
   const json event = parse(head);
@@ -539,18 +549,10 @@ bool RenderStage::RenderReplies(Job& job, render::Context ctx) {
   }
   // The limit the list was first rendered for: the same split, so the count posted still
   // says which replies are out.
-  ctx.max_runes = head.replies_runes > 0 ? static_cast<size_t>(head.replies_runes)
-                                         : std::min(ctx.max_runes, kShrinkSteps[0]);
-  job.replies = render::RenderDigest(events, ctx).replies;
-  job.replies_max_runes = ctx.max_runes;
-  job.replies_from =
-      std::min(static_cast<size_t>(std::max(0, head.replies_posted)), job.replies.size());
+  const size_t runes = head.replies_runes > 0 ? static_cast<size_t>(head.replies_runes)
+                                              : std::min(ctx.max_runes, kShrinkSteps[0]);
+  PrepareReplies(job, std::move(events), ctx, runes);
   job.root_id = (*digest)->post_id;
-  job.render_replies = [events = std::move(events), ctx](size_t max_runes) {
-    render::Context smaller = ctx;
-    smaller.max_runes = max_runes;
-    return render::RenderDigest(events, smaller).replies;
-  };
   return true;
 }
 
@@ -669,20 +671,91 @@ bool SendStage::Run(Job& job) {
 
 bool SendStage::SendReplies(Job& job) {
   const store::DeliveryRecord& head = job.head();
-  const ReplyPoster::Run run = replies_.Post(job, head.digest_id, job.root_id, job.replies_from, 1);
-  job.ticket = 0;
-  job.replies_posted = run.posted;
-  job.replies_max_runes = run.runes;
-  if (run.done()) {
-    job.outcome = SentOutcome(run.last_post_id.empty() ? job.root_id : run.last_post_id, "replies");
-    return true;
-  }
-  if (run.not_granted) {
-    job.outcome = *run.not_granted;
+  const int64_t digest_id = head.digest_id;
+  size_t runes = job.replies_max_runes;
+  size_t rerenders = 0;
+  std::string last_post_id;
+  uint64_t ticket = std::exchange(job.ticket, 0);
+  size_t i = std::min(static_cast<size_t>(std::max(0, head.replies_posted)), job.replies.size());
+  // Whatever ends the list, the record stage saves how far it got.
+  const auto stop = [&]() {
+    job.replies_posted = i;
+    job.replies_max_runes = runes;
     return false;
+  };
+  while (i < job.replies.size()) {
+    if (job.keep_lease) job.keep_lease();
+    json body = job.replies[i];
+    Mark(body, installation_id_);
+    body["props"]["tocsin_digest_of"] = std::to_string(digest_id);
+    body["channel_id"] = job.channel->id;
+    body["root_id"] = job.root_id;
+    // Its own key, derived from the digest's head: a repeat within 30 s is de-duplicated.
+    body["pending_post_id"] = PendingPostId(installation_id_, digest_id) + "-r" + std::to_string(i);
+    bool rerendered = false;
+    size_t shrinks = 0;
+    int repeats = 0;
+    int rate_retries = 0;
+    // Bounded: each way round spends one of these counts, or ends the reply.
+    while (true) {
+      if (ticket == 0) {
+        const Pacer::Permit permit = pacer_.Acquire();
+        if (!permit.granted) {
+          metrics_.FollowUp("digest_reply", permit.stopping ? "aborted" : "rate_limited");
+          job.outcome = pacer_.NotGranted(permit);
+          return stop();
+        }
+        ticket = permit.ticket;
+      }
+      auto created = job.client->CreatePost(body, mattermost::Client::ReadBack::kWithoutProps);
+      pacer_.OnAnswer(ticket, *job.client, created ? nullptr : &created.error());
+      ticket = 0;
+      if (created) {
+        last_post_id = created->id;
+        break;
+      }
+      const mattermost::ApiError& error = created.error();
+      const mattermost::Classification c = mattermost::Classify(error);
+      spdlog::warn("digest reply not posted delivery={} reply={} error={}", digest_id, i,
+                   error.ToString());
+      if (c.error_class == ErrorClass::kTooLong && i == 0 && job.render_replies &&
+          rerenders < std::size(kShrinkSteps)) {
+        // The first reply is as long as any: render the whole list again, smaller, and start
+        // over. Nothing is lost; there are only more replies.
+        runes = ShrinkTarget(job.replies_max_runes, rerenders++);
+        job.replies = job.render_replies(runes);
+        rerendered = true;
+        break;
+      }
+      if (c.error_class == ErrorClass::kTooLong && shrinks < std::size(kShrinkSteps)) {
+        body = render::Shrink(body, ShrinkTarget(runes, shrinks++));
+        continue;
+      }
+      if (c.error_class == ErrorClass::kRateLimited && rate_retries < kMaxInlineRateRetries &&
+          error.retry_after.value_or(Millis(1000)) <= max_inline_retry_after_) {
+        ++rate_retries;  // the pacer waits for the block the 429 put on the bucket
+        continue;
+      }
+      if ((c.error_class == ErrorClass::kRetryable || c.error_class == ErrorClass::kDedupPending) &&
+          ++repeats < kMaxReplyTries) {
+        continue;
+      }
+      metrics_.FollowUp("digest_reply", "failed");
+      job.failure = Failure{error, Phase::kSend};
+      return stop();
+    }
+    if (rerendered) {
+      metrics_.FollowUp("digest_reply", "rerendered");
+      i = 0;
+      continue;
+    }
+    metrics_.FollowUp("digest_reply", "posted");
+    if (rerenders > 0) LowerLimit(limits_, runes);
+    ++i;
   }
-  job.failure = Failure{*run.error, Phase::kSend};
-  return false;
+  job.replies_max_runes = runes;
+  job.outcome = SentOutcome(last_post_id.empty() ? job.root_id : last_post_id, "replies");
+  return true;
 }
 
 // ---- classify ----------------------------------------------------------------------------------
@@ -905,154 +978,33 @@ bool RecordStage::Run(Job& job) {
 
 bool FollowUpStage::Run(Job& job) {
   if (job.outcome.kind != OutcomeKind::kSent || !job.store_error.empty()) return true;
-  if (job.digest && !job.replies.empty()) PostReplies(job);
+  if (job.digest && !job.replies.empty()) ThenReplies(job);
   if (!job.root_id.empty() && job.patch.is_object()) PatchRoot(job);
   return true;
 }
 
-ReplyPoster::Run ReplyPoster::Post(Job& job, int64_t digest_id, const std::string& root_id,
-                                   size_t from, int tries) {
-  Run run;
-  run.posted = from;
-  run.runes = job.replies_max_runes;
-  size_t rerenders = 0;
-  uint64_t ticket = std::exchange(job.ticket, 0);
-  size_t i = from;
-  while (i < job.replies.size()) {
-    if (job.keep_lease) job.keep_lease();
-    json body = job.replies[i];
-    Mark(body, installation_id_);
-    body["props"]["tocsin_digest_of"] = std::to_string(digest_id);
-    body["channel_id"] = job.channel->id;
-    body["root_id"] = root_id;
-    // Its own key, derived from the digest's head: a repeat within 30 s is de-duplicated.
-    body["pending_post_id"] = PendingPostId(installation_id_, digest_id) + "-r" + std::to_string(i);
-    bool rerendered = false;
-    size_t shrinks = 0;
-    int repeats = 0;
-    int rate_retries = 0;
-    std::string posted_id;
-    // Bounded: each way round spends one of these counts, or ends the reply.
-    while (true) {
-      if (ticket == 0) {
-        const Pacer::Permit permit = pacer_.Acquire();
-        if (!permit.granted) {
-          metrics_.FollowUp("digest_reply", permit.stopping ? "aborted" : "rate_limited");
-          run.not_granted = pacer_.NotGranted(permit);
-          return run;
-        }
-        ticket = permit.ticket;
-      }
-      auto created = job.client->CreatePost(body, mattermost::Client::ReadBack::kWithoutProps);
-      pacer_.OnAnswer(ticket, *job.client, created ? nullptr : &created.error());
-      ticket = 0;
-      if (created) {
-        posted_id = created->id;
-        break;
-      }
-      const mattermost::ApiError& error = created.error();
-      const mattermost::Classification c = mattermost::Classify(error);
-      spdlog::warn("digest reply not posted delivery={} reply={} error={}", digest_id, i,
-                   error.ToString());
-      if (c.error_class == ErrorClass::kTooLong && i == 0 && job.render_replies &&
-          rerenders < std::size(kShrinkSteps)) {
-        // The first reply is as long as any: render the whole list again, smaller, and start
-        // over. Nothing is lost; there are only more replies.
-        run.runes = ShrinkTarget(job.replies_max_runes, rerenders++);
-        job.replies = job.render_replies(run.runes);
-        rerendered = true;
-        break;
-      }
-      if (c.error_class == ErrorClass::kTooLong && shrinks < std::size(kShrinkSteps)) {
-        body = render::Shrink(body, ShrinkTarget(run.runes, shrinks++));
-        continue;
-      }
-      if (c.error_class == ErrorClass::kRateLimited && rate_retries < kMaxInlineRateRetries &&
-          error.retry_after.value_or(Millis(1000)) <= max_inline_retry_after_) {
-        ++rate_retries;  // the pacer waits for the block the 429 put on the bucket
-        continue;
-      }
-      if ((c.error_class == ErrorClass::kRetryable || c.error_class == ErrorClass::kDedupPending) &&
-          ++repeats < tries) {
-        continue;
-      }
-      metrics_.FollowUp("digest_reply", "failed");
-      run.error = error;
-      return run;
-    }
-    if (rerendered) {
-      metrics_.FollowUp("digest_reply", "rerendered");
-      i = 0;
-      run.posted = 0;
-      continue;
-    }
-    metrics_.FollowUp("digest_reply", "posted");
-    if (rerenders > 0) LowerLimit(limits_, run.runes);
-    run.last_post_id = std::move(posted_id);
-    run.posted = ++i;
-  }
-  job.replies_max_runes = run.runes;
-  return run;
-}
-
-void FollowUpStage::PostReplies(Job& job) {
+void FollowUpStage::ThenReplies(Job& job) {
   const store::DeliveryRecord& head = job.head();
-  const ReplyPoster::Run run =
-      replies_.Post(job, head.id, job.outcome.post_id, 0, kMaxFollowUpTries);
-  // Settle the "replies" delivery recorded with the root.
   auto owed = outbox_.FindReplies(head.id);
   if (!owed || !*owed) {
-    // Only a store error hides it: it is served in its turn, from the start (a repeat within
-    // 30 s is de-duplicated by the server).
-    spdlog::error("cannot find a digest's replies delivery delivery={} error={}", head.id,
+    // Recorded with the root, so only a failing store hides it: it is served in its turn, the
+    // list rendered again.
+    spdlog::error("cannot read a digest's replies delivery delivery={} error={}", head.id,
                   owed ? std::string("none recorded") : owed.error().message);
     return;
   }
-  const store::DeliveryRecord& row = **owed;
-  const TimePoint now = clock_.Now();
-  Result<void> written;
-  if (run.done()) {
-    written = outbox_.MarkSent({row.id}, run.last_post_id, job.channel->id, now);
-    if (written) metrics_.CountOutcome(OutcomeKind::kSent, "replies");
-  } else {
-    written = outbox_.SaveRepliesProgress(row.id, static_cast<int>(run.posted),
-                                          static_cast<int>(run.runes), now);
-    Outcome o;
-    if (run.not_granted) {
-      o = *run.not_granted;
-    } else {
-      DecideInput in;
-      in.channel_ref = head.channel;
-      in.attempts = row.attempts;
-      in.now = now;
-      in.expires_at = row.expires_at;
-      o = Decide(Failure{*run.error, Phase::kSend}, in, backoff_);
-    }
-    // Stopping leaves it due: it is served again after the restart. The rest is recorded as
-    // that delivery's outcome, and it is served in its turn (a 401 pauses it with the rest).
-    if (written && o.kind != OutcomeKind::kAborted) {
-      if (o.kind == OutcomeKind::kFailed || o.kind == OutcomeKind::kDead) {
-        written = outbox_.MarkFinal(row.id,
-                                    o.kind == OutcomeKind::kFailed ? domain::DeliveryState::kFailed
-                                                                   : domain::DeliveryState::kDead,
-                                    o.reason, o.error, now);
-      } else {
-        written =
-            outbox_.Reschedule(row.id, o.next, o.kind == OutcomeKind::kRetry && o.count_attempt,
-                               o.reason, o.error, now, std::nullopt);
-      }
-      if (written) metrics_.CountOutcome(o.kind, o.reason);
-    }
-    spdlog::warn(
-        "digest replies left to post later delivery={} replies_delivery={} posted={} "
-        "of={} outcome={}",
-        head.id, row.id, run.posted, job.replies.size(), outbox::Name(o.kind));
-  }
-  if (!written) {
-    job.store_error = written.error().message;
-    spdlog::error("cannot record a digest's replies delivery={} error={}", row.id,
-                  written.error().message);
-  }
+  auto next = std::make_unique<Job>();
+  next->then_head = std::move(**owed);
+  next->queue = std::span<const store::DeliveryRecord>(&*next->then_head, 1);
+  next->client = job.client;
+  next->server = job.server;
+  next->keep_lease = job.keep_lease;
+  next->behind = job.behind;
+  next->replies = std::move(job.replies);
+  next->replies_max_runes = job.replies_max_runes;
+  next->render_replies = std::move(job.render_replies);
+  next->root_id = job.outcome.post_id;
+  job.then = std::move(next);
 }
 
 void FollowUpStage::PatchRoot(Job& job) {
@@ -1116,9 +1068,7 @@ Pipeline BuildPipeline(const PipelineDeps& d) {
                                         d.max_inline_retry_after, d.metrics))
       .Finally(std::make_unique<ClassifyStage>(d.clock, d.backoff))
       .Finally(std::make_unique<RecordStage>(d.outbox, d.clock, d.metrics, d.status, d.on_paused))
-      .Finally(std::make_unique<FollowUpStage>(d.outbox, d.clock, d.backoff, d.pacer,
-                                               d.installation_id, d.metrics, d.limits,
-                                               d.max_inline_retry_after));
+      .Finally(std::make_unique<FollowUpStage>(d.outbox, d.pacer, d.metrics));
   return pipeline;
 }
 

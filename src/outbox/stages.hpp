@@ -206,7 +206,6 @@ struct Job {
   bool root_post_about_finding = false;  // this post becomes the finding's thread root
   nlohmann::json post;  // the body to create (no channel/root/pending ids); the send takes it
   std::vector<nlohmann::json> replies;  // digest, "replies" delivery: the thread replies
-  size_t replies_from = 0;  // a "replies" delivery: how many of `replies` were posted before
   // Set by the send of a "replies" delivery: how many of `replies` are out now.
   std::optional<size_t> replies_posted;
   size_t replies_max_runes = kDefaultMaxRunes;  // the limit `replies` were rendered for
@@ -228,6 +227,11 @@ struct Job {
   std::string store_error;  // an outbox write failed: the worker gives the channel up
   bool released = false;    // set by record: the lease is dropped, the channel had nothing left
 
+  // Set by the follow-up of a posted digest: its "replies" delivery, with the list already
+  // rendered, which Pipeline::Run runs right after this job (`then_head` backs its queue).
+  std::unique_ptr<Job> then;
+  std::optional<store::DeliveryRecord> then_head;
+
   const store::DeliveryRecord& head() const { return queue.front(); }
   std::vector<int64_t> Ids() const;
   bool settled() const { return outcome.kind != OutcomeKind::kNone || failure.has_value(); }
@@ -246,6 +250,8 @@ class Pipeline {
  public:
   Pipeline& Then(std::unique_ptr<Stage> stage);
   Pipeline& Finally(std::unique_ptr<Stage> stage);
+  // Runs the stages on `job`, then on the job it leaves in `then` (a digest's replies), whose
+  // store error is the job's too: the worker keeps its lease.
   void Run(Job& job) const;
   std::vector<std::string> StageNames() const;
 
@@ -317,40 +323,6 @@ class ThreadStage final : public Stage {
   store::Outbox& outbox_;
 };
 
-// Posts a digest's thread replies in order, each with its own pending_post_id
-// (<installation>-<digest head>-r<n>): right after the digest's root (the follow-up), and as a
-// "replies" delivery of its own when they could not all go out then (the send). A first reply
-// refused as too long has the whole list rendered again smaller; a later one is shrunk; a short
-// 429 is waited out in place.
-class ReplyPoster {
- public:
-  struct Run {
-    size_t posted = 0;         // replies out, of the list as rendered for `runes`, from its start
-    size_t runes = 0;          // the limit the list is rendered for (lower after a re-render)
-    std::string last_post_id;  // of the last reply posted by this run
-    std::optional<mattermost::ApiError> error;  // why the next reply is not out
-    std::optional<Outcome> not_granted;         // or: no rate-limit permit (a long wait, stop)
-    bool done() const { return !error && !not_granted; }
-  };
-  ReplyPoster(Pacer& pacer, std::string installation_id, DeliveryMetrics& metrics,
-              ServerLimits& limits, Millis max_inline_retry_after)
-      : pacer_(pacer),
-        installation_id_(std::move(installation_id)),
-        metrics_(metrics),
-        limits_(limits),
-        max_inline_retry_after_(max_inline_retry_after) {}
-  // Posts job.replies[from...] under `root_id`; `tries` is how often a reply is asked for
-  // at once when the answer is worth repeating (a 5xx, a timeout). Uses job.ticket first.
-  Run Post(Job& job, int64_t digest_id, const std::string& root_id, size_t from, int tries);
-
- private:
-  Pacer& pacer_;
-  const std::string installation_id_;
-  DeliveryMetrics& metrics_;
-  ServerLimits& limits_;
-  const Millis max_inline_retry_after_;
-};
-
 class RenderStage final : public Stage {
  public:
   // `display_name` gives a project's display name ("" = use its name).
@@ -390,16 +362,19 @@ class SendStage final : public Stage {
       : outbox_(outbox),
         pacer_(pacer),
         clock_(clock),
-        installation_id_(installation_id),
+        installation_id_(std::move(installation_id)),
         limits_(limits),
         max_inline_retry_after_(max_inline_retry_after),
-        replies_(pacer, std::move(installation_id), metrics, limits, max_inline_retry_after) {}
+        metrics_(metrics) {}
   std::string_view Name() const override { return "send"; }
   bool Run(Job& job) override;
 
  private:
-  // A "replies" delivery: the rest of its digest's list; an answer that stops it is classified
-  // like any send's.
+  // A "replies" delivery: its digest's list, in order, from the first reply not yet out, each
+  // with its own pending_post_id (<installation>-<digest head>-r<n>). A first reply refused as
+  // too long has the whole list rendered again smaller; a later one is shrunk; a short 429 is
+  // waited out; a 5xx or a timeout is asked again in place a few times. An answer that stops the
+  // list is classified like any send's, with how far it got (Job::replies_posted).
   bool SendReplies(Job& job);
 
   store::Outbox& outbox_;
@@ -408,7 +383,7 @@ class SendStage final : public Stage {
   const std::string installation_id_;
   ServerLimits& limits_;
   const Millis max_inline_retry_after_;
-  ReplyPoster replies_;
+  DeliveryMetrics& metrics_;
 };
 
 class ClassifyStage final : public Stage {
@@ -466,29 +441,20 @@ class RecordStage final : public Stage {
 
 class FollowUpStage final : public Stage {
  public:
-  FollowUpStage(store::Outbox& outbox, const Clock& clock, const Backoff& backoff, Pacer& pacer,
-                std::string installation_id, DeliveryMetrics& metrics, ServerLimits& limits,
-                Millis max_inline_retry_after)
-      : outbox_(outbox),
-        clock_(clock),
-        backoff_(backoff),
-        pacer_(pacer),
-        metrics_(metrics),
-        replies_(pacer, std::move(installation_id), metrics, limits, max_inline_retry_after) {}
+  FollowUpStage(store::Outbox& outbox, Pacer& pacer, DeliveryMetrics& metrics)
+      : outbox_(outbox), pacer_(pacer), metrics_(metrics) {}
   std::string_view Name() const override { return "follow_up"; }
   bool Run(Job& job) override;
 
  private:
-  // The digest's replies, at once; what does not go out stays owed in its "replies" delivery.
-  void PostReplies(Job& job);
+  // A posted digest's list goes out next: its "replies" delivery, recorded with the root, as
+  // Job::then, the list already rendered.
+  void ThenReplies(Job& job);
   void PatchRoot(Job& job);
 
   store::Outbox& outbox_;
-  const Clock& clock_;
-  const Backoff& backoff_;
   Pacer& pacer_;
   DeliveryMetrics& metrics_;
-  ReplyPoster replies_;
 };
 
 // Everything the pipeline needs; each piece must outlive it.
