@@ -28,8 +28,7 @@ int64_t Ms(TimePoint t) { return ToUnixMillis(t); }
 // cache). Followed by the FROM clause: deliveries d [INDEXED BY ...] LEFT JOIN events e.
 #define TOCSIN_DELIVERY_COLUMNS                                                               \
   "d.id, d.project, d.channel, d.kind, d.event_seq, d.event_type, d.thread_key, d.severity, " \
-  "d.digest_threshold, d.baseline_full, " TOCSIN_DELIVERY_STATE                               \
-  ", d.attempts, d.created_at, "                                                              \
+  "d.digest_threshold, d.baseline_full, " TOCSIN_DELIVERY_STATE ", d.attempts, d.created_at, "   \
   "d.updated_at, "                                                                            \
   "d.next_attempt_at, d.expires_at, d.last_error, d.last_error_code, d.post_id, "             \
   "d.channel_id, d.digest_id, d.in_doubt_since, COALESCE(e.body_json, ''), "                  \
@@ -542,51 +541,52 @@ Result<void> SqliteStore::PutThreadRoot(const std::string& project, const std::s
 // ---- the delivery log ----
 
 Result<std::vector<DeliveryRecord>> SqliteStore::ListDeliveries(const DeliveryFilter& filter) {
-  return Read(
-      *reader_, path_, "listing deliveries",
-      [&](Connection& c) -> Result<std::vector<DeliveryRecord>> {
-        if (filter.limit <= 0) return std::vector<DeliveryRecord>{};
-      // One statement per filter shape, so each can use an index for "newest first
-      // below before_id": the rowid for no filter and for 'sent' (most rows are), the
-      // partial index deliveries_unsent (state, id) for the other states (its WHERE
-      // term must be in the query for SQLite to use it), (project, id) with a project.
-      // ?5 tells 'pending' (0) from 'sending' (1) among the rows stored as 'pending'.
-#define TOCSIN_UNSENT                                   \
+  return Read(*reader_, path_, "listing deliveries",
+              [&](Connection& c) -> Result<std::vector<DeliveryRecord>> {
+                if (filter.limit <= 0) return std::vector<DeliveryRecord>{};
+                // One statement per filter shape, so each can use an index for "newest first
+                // below before_id": the rowid for no filter and for 'sent' (most rows are), the
+                // partial index deliveries_unsent (state, id) for the other states (its WHERE
+                // term must be in the query for SQLite to use it), (project, id) with a project.
+                // ?5 tells 'pending' (0) from 'sending' (1) among the rows stored as 'pending'.
+#define TOCSIN_UNSENT                                 \
   "d.state = ?3 AND d.state <> 'sent' AND (?5 IS NULL " \
   "OR (d.in_doubt_since IS NOT NULL) = ?5) AND "
-        static constexpr const char* kSql[6] = {
-            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-            "WHERE d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
-            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-            "WHERE d.state = 'sent' AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
-            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-            "WHERE " TOCSIN_UNSENT "d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
-            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-            "WHERE d.project = ?4 AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
-            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-            "WHERE d.state = 'sent' AND d.project = ?4 AND d.id < ?1 "
-            "ORDER BY d.id DESC LIMIT ?2",
-            "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
-            "WHERE " TOCSIN_UNSENT
-            "d.project = ?4 AND d.id < ?1 "
-            "ORDER BY d.id DESC LIMIT ?2",
-        };
+                static constexpr const char* kSql[6] = {
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE d.state = 'sent' AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE " TOCSIN_UNSENT "d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE d.project = ?4 AND d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE d.state = 'sent' AND d.project = ?4 AND d.id < ?1 "
+                    "ORDER BY d.id DESC LIMIT ?2",
+                    "SELECT " TOCSIN_DELIVERY_COLUMNS "FROM deliveries d " TOCSIN_JOIN_EVENTS
+                    "WHERE " TOCSIN_UNSENT "d.project = ?4 AND d.id < ?1 "
+                    "ORDER BY d.id DESC LIMIT ?2",
+                };
 #undef TOCSIN_UNSENT
-        using domain::DeliveryState;
-        const int by_state = !filter.state ? 0 : *filter.state == DeliveryState::kSent ? 1 : 2;
-        Query q(c, kSql[by_state + (filter.project ? 3 : 0)]);
-        q->bind(1, filter.before_id > 0 ? static_cast<int64_t>(filter.before_id)
-                                        : std::numeric_limits<int64_t>::max());
-        q->bind(2, filter.limit);
-        if (by_state == 2) {
-          const bool sending = *filter.state == DeliveryState::kSending;
-          const bool pending = *filter.state == DeliveryState::kPending;
-          q->bind(3, sending ? std::string("pending") : std::string(domain::Name(*filter.state)));
-          if (sending || pending) q->bind(5, sending ? 1 : 0);
-        }
-        if (filter.project) q->bind(4, *filter.project);
-        return ReadDeliveries(q);
-      });
+                using domain::DeliveryState;
+                const int by_state = !filter.state                           ? 0
+                                     : *filter.state == DeliveryState::kSent ? 1
+                                                                             : 2;
+                Query q(c, kSql[by_state + (filter.project ? 3 : 0)]);
+                q->bind(1, filter.before_id > 0 ? static_cast<int64_t>(filter.before_id)
+                                                : std::numeric_limits<int64_t>::max());
+                q->bind(2, filter.limit);
+                if (by_state == 2) {
+                  const bool sending = *filter.state == DeliveryState::kSending;
+                  const bool pending = *filter.state == DeliveryState::kPending;
+                  q->bind(3, sending ? std::string("pending")
+                                     : std::string(domain::Name(*filter.state)));
+                  if (sending || pending) q->bind(5, sending ? 1 : 0);
+                }
+                if (filter.project) q->bind(4, *filter.project);
+                return ReadDeliveries(q);
+              });
 }
 
 Result<std::optional<DeliveryRecord>> SqliteStore::GetDelivery(int64_t id) {
@@ -599,6 +599,8 @@ Result<std::optional<DeliveryRecord>> SqliteStore::GetDelivery(int64_t id) {
               });
 }
 
+// FindReplies and DigestEvents repeat the partial index's own term (digest_id <> 0): SQLite uses
+// a partial index only for a query whose WHERE names that term.
 Result<std::optional<DeliveryRecord>> SqliteStore::FindReplies(int64_t digest_id) {
   return Read(*reader_, path_, "reading a digest's replies",
               [&](Connection& c) -> Result<std::optional<DeliveryRecord>> {
