@@ -56,10 +56,7 @@ export async function api(method, path, body, {quiet401 = false, csrfRetried = f
 // there is no session any more.
 async function refreshCsrfToken() {
   try {
-    const res = await fetch('/api/v1/session', {headers: {Accept: 'application/json'},
-      credentials: 'same-origin', cache: 'no-store'});
-    if (!res.ok) return false;
-    const me = await res.json();
+    const me = await get('/session', {quiet401: true});
     if (!me || typeof me.csrf_token !== 'string') return false;
     csrfToken = me.csrf_token;
     return true;
