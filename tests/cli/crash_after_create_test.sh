@@ -18,13 +18,8 @@ link_project
 
 # The next create is stored and its answer held until the fault is cleared.
 emu_fault '{"kind":"hang_after_commit","path_prefix":"/api/v4/posts","count":1}'
-events='{"events":['
-for ((i = 0; i < TOTAL; i++)); do
-  ((i > 0)) && events+=','
-  events+="{\"id\":\"hang-$i\",\"type\":\"scan.completed\",\"project\":\"acme-web\",\"scan\":{\"scanner\":\"s$i\",\"status\":\"succeeded\"}}"
-done
-events+=']}'
-post_events "$events"
+post_events '{id: "hang-\($i)", type: "scan.completed", project: "acme-web",
+              scan: {scanner: "s\($i)", status: "succeeded"}}'
 kill_when_posted 1
 emu_fault '{"kind":"none"}'
 echo "killed -9 with the first post created and unanswered"

@@ -56,10 +56,16 @@ emu_fault() {
   curl -fsS -m 10 -X POST "$EMU_URL/_emulator/fault" -H 'Content-Type: application/json' -d "$1" >/dev/null
 }
 
-# post_events JSON: POST /events, which must accept all TOTAL of them.
+# events_json FROM COUNT EVENT: {"events":[...]} of COUNT events, each the jq expression EVENT
+# with $i = FROM, FROM+1, ... (e.g. '{id: "e-\($i)", type: "scan.completed", ...}').
+events_json() {
+  jq -cn --argjson from "$1" --argjson n "$2" "{events: [range(\$from; \$from + \$n) as \$i | $3]}"
+}
+
+# post_events EVENT: POST /events with TOTAL events made by events_json, all to be accepted.
 post_events() {
   local out
-  out=$(api -X POST "$API/events" --data-binary "$1")
+  out=$(events_json 0 "$TOTAL" "$1" | api -X POST "$API/events" --data-binary @-)
   [[ $(jq -r '.accepted' <<<"$out") == "$TOTAL" ]] || fail "events not accepted: $out"
 }
 

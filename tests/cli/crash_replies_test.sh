@@ -24,13 +24,9 @@ BASE=$(posts_in_emulator)
 
 # The root and the first reply go out; the next create is held until the fault is cleared.
 emu_fault '{"kind":"hang","path_prefix":"/api/v4/posts","skip":2,"count":1}'
-events='{"events":['
-for ((i = 0; i < TOTAL; i++)); do
-  ((i > 0)) && events+=','
-  events+="{\"type\":\"vulnerability.new\",\"project\":\"acme-web\",\"finding\":{\"fingerprint\":\"fp-$i\",\"title\":\"cf $i end, a title long enough to spread the list over several replies\",\"severity\":\"high\"}}"
-done
-events+=']}'
-post_events "$events"
+post_events '{type: "vulnerability.new", project: "acme-web",
+              finding: {fingerprint: "fp-\($i)", severity: "high",
+                        title: "cf \($i) end, a title long enough to spread the list over several replies"}}'
 kill_when_posted 2
 emu_fault '{"kind":"none"}'
 echo "killed -9 with the digest's second reply in flight"

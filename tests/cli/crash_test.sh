@@ -18,13 +18,9 @@ start_tocsin
 link_project
 
 batch_body() {  # batch_body N: events N*BATCH .. N*BATCH+BATCH-1, each with a stable id
-  local n=$1 i
-  printf '{"events":['
-  for ((i = n * BATCH; i < (n + 1) * BATCH; i++)); do
-    ((i > n * BATCH)) && printf ','
-    printf '{"id":"crash-%d","type":"scan.completed","project":"acme-web","scan":{"scanner":"s%d","status":"succeeded"}}' "$i" "$i"
-  done
-  printf ']}'
+  events_json $(($1 * BATCH)) "$BATCH" \
+    '{id: "crash-\($i)", type: "scan.completed", project: "acme-web",
+      scan: {scanner: "s\($i)", status: "succeeded"}}'
 }
 
 # Send every batch; kill -9 the server once deliveries are under way.

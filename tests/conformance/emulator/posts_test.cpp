@@ -270,7 +270,16 @@ TEST_F(Threads, PriorityOnlyOnRootsAndAckNeedsALicence) {
       501, "license_error.feature_unavailable");
 }
 
-class Dedup : public CreatePostTest {};
+class Dedup : public CreatePostTest {
+ protected:
+  // A create with `key` sent from a thread of its own, for a fault that holds it; its answer
+  // lands in `out` once the fault is cleared (join the thread first).
+  std::thread CreateInBackground(const std::string& key, std::optional<httplib::Result>& out) {
+    return std::thread([this, key, &out] {
+      out.emplace(CreatePost(bot_token_, {{"channel_id", alerts_}, {"pending_post_id", key}}));
+    });
+  }
+};
 
 TEST_F(Dedup, CompletedDuplicateReturnsTheSamePostWith201) {
   json first = Created({{"channel_id", alerts_}, {"message", "m"}, {"pending_post_id", "k1"}});
@@ -314,9 +323,7 @@ TEST_F(Dedup, ExpiredKeyCreatesANewPost) {
 TEST_F(Dedup, InFlightDuplicateIs500PendingThenTheFirstCompletes) {
   emu_->SetFault({FaultKind::kHang, 0, 0, "/api/v4/posts", 1});
   std::optional<httplib::Result> first;
-  std::thread slow([&] {
-    first.emplace(CreatePost(bot_token_, {{"channel_id", alerts_}, {"pending_post_id", "k6"}}));
-  });
+  std::thread slow = CreateInBackground("k6", first);
   ASSERT_TRUE(emu_->WaitForHeldRequests(1, std::chrono::seconds(5)));
   ExpectAppError(CreatePost(bot_token_, {{"channel_id", alerts_}, {"pending_post_id", "k6"}}), 500,
                  "api.post.deduplicate_create_post.pending");
@@ -343,9 +350,7 @@ TEST_F(Dedup, HangAfterCommitStoresThePostAndHoldsTheAnswer) {
   // What a client killed while waiting leaves behind: a post it never heard of.
   emu_->SetFault({FaultKind::kHangAfterCommit, 0, 0, "/api/v4/posts", 1});
   std::optional<httplib::Result> held;
-  std::thread waiting([&] {
-    held.emplace(CreatePost(bot_token_, {{"channel_id", alerts_}, {"pending_post_id", "k8"}}));
-  });
+  std::thread waiting = CreateInBackground("k8", held);
   ASSERT_TRUE(emu_->WaitForHeldRequests(1, std::chrono::seconds(5)));
   EXPECT_EQ(emu_->TotalPosts(), 1u) << "stored before the answer";
   emu_->SetFault({});  // releases the answer
