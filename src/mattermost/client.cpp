@@ -121,8 +121,6 @@ ChannelMember ParseMember(const nlohmann::json& j) {
   return m;
 }
 
-// Takes the props out of `j` (a reply's body, read once): a post's props carry its attachments,
-// the bulk of it, and a copy per created post showed in the delivery profile.
 // The fields of a post that Post keeps besides its props, as Mattermost names them; read by both
 // ParsePost and ReadPostWithoutProps.
 constexpr std::pair<const char*, std::string Post::*> kPostText[] = {
@@ -134,6 +132,8 @@ constexpr std::pair<const char*, int64_t Post::*> kPostTimes[] = {{"create_at", 
                                                                    {"edit_at", &Post::edit_at},
                                                                    {"delete_at", &Post::delete_at}};
 
+// Takes the props out of `j` (a reply's body, read once): a post's props carry its attachments,
+// the bulk of it, and a copy per created post showed in the delivery profile.
 Post ParsePost(nlohmann::json& j) {
   Post p;
   for (const auto& [key, field] : kPostText) p.*field = GetString(j, key);
@@ -162,15 +162,23 @@ std::optional<Post> ReadPostWithoutProps(std::string_view body) {
         field.value().get(value) != simdjson::SUCCESS) {
       return std::nullopt;
     }
-    // Anything not in the tables (props above all) is skipped unread.
-    for (const auto& [name, member] : kPostText) {
-      std::string_view s;
-      if (key == name && value.get_string().get(s) == simdjson::SUCCESS) p.*member = s;
-    }
-    for (const auto& [name, member] : kPostTimes) {
-      int64_t n = 0;
-      if (key == name && value.get_int64().get(n) == simdjson::SUCCESS) p.*member = n;
-    }
+    // The field's entry in the tables, if any; anything else (props above all) is skipped
+    // unread.
+    const auto read = [&] {
+      for (const auto& [name, member] : kPostText) {
+        if (key != name) continue;
+        std::string_view s;
+        if (value.get_string().get(s) == simdjson::SUCCESS) p.*member = s;
+        return;
+      }
+      for (const auto& [name, member] : kPostTimes) {
+        if (key != name) continue;
+        int64_t n = 0;
+        if (value.get_int64().get(n) == simdjson::SUCCESS) p.*member = n;
+        return;
+      }
+    };
+    read();
   }
   // Anything after the object (simdjson reads lazily: only now is the rest looked at).
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;
