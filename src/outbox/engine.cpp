@@ -509,9 +509,9 @@ class EngineImpl final : public Engine, private Waiter {
   bool started_ = false;
   bool stopping_ = false;
   std::deque<store::ClaimedChannel> ready_;  // claimed, waiting for a worker
-  std::set<std::string> serving_;            // claimed and not yet released (ready or being served)
-  std::set<std::string> recheck_;            // claimed again while being served: look when released
-  bool starved_ = false;  // the last look found no free worker for all it could claim
+  std::set<std::string> serving_;  // claimed and not yet released (ready or being served)
+  std::set<std::string> recheck_;  // claimed again while being served: look when released
+  bool starved_ = false;           // the last look found no free worker for all it could claim
   int busy_ = 0;
   std::thread dispatcher_;
   std::vector<std::thread> workers_;
