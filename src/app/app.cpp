@@ -116,9 +116,8 @@ class CachedIntegrationState final : public outbox::IntegrationState {
 
 class AppImpl final : public App {
  public:
-  AppImpl(const config::Settings& settings, const Clock& clock,
-          std::unique_ptr<store::Store> store, security::MasterKey key,
-          mattermost::HttpClientFactory http)
+  AppImpl(const config::Settings& settings, const Clock& clock, std::unique_ptr<store::Store> store,
+          security::MasterKey key, mattermost::HttpClientFactory http)
       : settings_(settings),
         clock_(clock),
         store_(std::move(store)),
@@ -128,8 +127,9 @@ class AppImpl final : public App {
         integrations_(*store_, key_, clock_, http_, settings_.mm_timeout),
         state_(*store_, integrations_, clock_),
         projects_(store_->pipeline(), integrations_, clock_, http_, settings_.public_url),
-        events_(store_->pipeline(), clock_, settings_.delivery_ttl,
-                [this] { return state_.Active(); }, [this] { engine_->Wake(); }) {}
+        events_(
+            store_->pipeline(), clock_, settings_.delivery_ttl, settings_.digest_window,
+            [this] { return state_.Active(); }, [this] { engine_->Wake(); }) {}
 
   Result<void> Init() {
     integrations_.SetOnChange([this] {

@@ -89,11 +89,15 @@ struct ChannelRef {
 };
 std::optional<ChannelRef> ParseChannelRef(std::string_view s);
 
+// The largest digest_threshold a route may have; a digest covers more deliveries than the
+// threshold and at most this many, so a route at it never makes one.
+inline constexpr int kMaxDigestThreshold = 1000;
+
 struct Route {
   std::string channel;  // as written; see ParseChannelRef
   std::set<EventType> events;
   Severity min_severity = Severity::kInfo;
-  int digest_threshold = 10;
+  int digest_threshold = 10;   // 1..kMaxDigestThreshold
   bool baseline_full = false;  // "baseline": "full" | "summary"
 };
 

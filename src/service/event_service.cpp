@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 
 #include "rules/routing.hpp"
@@ -25,8 +26,9 @@ struct ProjectState {
 
 class Batch {
  public:
-  Batch(store::IngestTx& tx, TimePoint now, Millis ttl, bool deliver, const Principal& actor)
-      : tx_(tx), now_(now), ttl_(ttl), deliver_(deliver), actor_(actor) {}
+  Batch(store::IngestTx& tx, TimePoint now, Millis ttl, Millis window, bool deliver,
+        const Principal& actor)
+      : tx_(tx), now_(now), ttl_(ttl), window_(window), deliver_(deliver), actor_(actor) {}
 
   int64_t deliveries() const { return deliveries_; }
 
@@ -98,7 +100,21 @@ class Batch {
       d.baseline_full = route.baseline_full;
       d.created_at = now_;
       d.expires_at = now_ + ttl_;
-      if (auto r = tx_.InsertDelivery(d); !r) return Unexpected(r.error());
+      Burst* burst = nullptr;
+      if (window_.count() > 0 && type == EventType::kVulnerabilityNew &&
+          route.digest_threshold < domain::kMaxDigestThreshold) {
+        burst = &bursts_[{route.channel, project, route.digest_threshold}];
+        if (++burst->count <= route.digest_threshold) d.due_at = now_ + window_;
+      }
+      auto id = tx_.InsertDelivery(d);
+      if (!id) return Unexpected(id.error());
+      if (burst != nullptr && d.due_at) {
+        burst->waiting.push_back(*id);
+      } else if (burst != nullptr && !burst->waiting.empty()) {
+        // Enough for a digest now: those queued before in this burst need not wait either.
+        if (auto r = tx_.SetDue(burst->waiting, now_); !r) return Unexpected(r.error());
+        burst->waiting.clear();
+      }
       ++deliveries_;
     }
     return *seq;
@@ -240,12 +256,22 @@ class Batch {
   }
 
  private:
+  // New findings of one project queued by this transaction for one channel and threshold (SPEC
+  // §3, the digest window): while they are no more than the threshold, each is due only once the
+  // window is over, for others to join it in a digest; past it they make one at once.
+  struct Burst {
+    int count = 0;
+    std::vector<int64_t> waiting;  // the deliveries due at the window's end
+  };
+
   store::IngestTx& tx_;
   TimePoint now_;
   Millis ttl_;
+  Millis window_;
   bool deliver_;
   const Principal& actor_;
   std::map<std::string, ProjectState> projects_;
+  std::map<std::tuple<std::string, std::string, int>, Burst> bursts_;
   int64_t deliveries_ = 0;
 };
 
@@ -270,7 +296,7 @@ Result<IngestOutcome> EventService::Ingest(const std::vector<ingest::EventInput>
   const bool deliver = deliveries_active_ ? deliveries_active_() : true;
   auto r = store_.Transact([&](store::IngestTx& tx) -> Result<void> {
     out = IngestOutcome{};
-    Batch batch(tx, now, delivery_ttl_, deliver, actor);
+    Batch batch(tx, now, delivery_ttl_, digest_window_, deliver, actor);
     for (size_t i = 0; i < events.size(); ++i) {
       const auto& in = events[i];
       if (in.key) {
@@ -328,7 +354,7 @@ Result<ScanOutcome> EventService::IngestScan(const std::string& project, const s
     out.complete = scan.complete;
     out.counts = scan.counts;
     out.findings = static_cast<int64_t>(scan.findings.size());
-    Batch batch(tx, now, delivery_ttl_, deliver, actor);
+    Batch batch(tx, now, delivery_ttl_, digest_window_, deliver, actor);
     auto ps_or = batch.Project(project, "");
     if (!ps_or) return Unexpected(ps_or.error());
     ProjectState& ps = **ps_or;
@@ -530,7 +556,7 @@ Result<Finding> EventService::ChangeStatus(const StatusChange& change, const Pri
                                    (*f)->project + "'",
                   "use a token with role admin or project:" + (*f)->project);
     }
-    Batch batch(tx, now, delivery_ttl_, deliver, actor);
+    Batch batch(tx, now, delivery_ttl_, digest_window_, deliver, actor);
     auto ps = batch.Project((*f)->project, "");
     if (!ps) return Unexpected(ps.error());
     result = **f;

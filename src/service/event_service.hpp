@@ -57,10 +57,17 @@ struct ScanOutcome {
 class EventService {
  public:
   // `deliveries_active` answers whether the Mattermost integration is active right now.
+  // `digest_window`: how long a new finding's delivery waits for others to join its digest
+  // (config delivery.digest_window; 0 = not at all).
   EventService(store::PipelineStore& store, const Clock& clock, Millis delivery_ttl,
-               std::function<bool()> deliveries_active, std::function<void()> on_committed)
-      : store_(store), clock_(clock), delivery_ttl_(delivery_ttl),
-        deliveries_active_(std::move(deliveries_active)), on_committed_(std::move(on_committed)) {}
+               Millis digest_window, std::function<bool()> deliveries_active,
+               std::function<void()> on_committed)
+      : store_(store),
+        clock_(clock),
+        delivery_ttl_(delivery_ttl),
+        digest_window_(digest_window),
+        deliveries_active_(std::move(deliveries_active)),
+        on_committed_(std::move(on_committed)) {}
 
   // All or nothing: the first problem (unknown project, a status change for an unknown finding,
   // a project the caller may not use) rejects the whole batch with its JSON pointer.
@@ -81,6 +88,7 @@ class EventService {
   store::PipelineStore& store_;
   const Clock& clock_;
   Millis delivery_ttl_;
+  Millis digest_window_;
   std::function<bool()> deliveries_active_;
   std::function<void()> on_committed_;
 };

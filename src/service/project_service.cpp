@@ -136,7 +136,8 @@ Result<domain::ProjectLink> LinkFromJson(const json& body) {
         route.min_severity = *sev;
       }
       if (auto dt = r.find("digest_threshold"); dt != r.end() && !dt->is_null()) {
-        if (!dt->is_number_integer() || dt->get<int64_t>() < 1 || dt->get<int64_t>() > 1000) {
+        if (!dt->is_number_integer() || dt->get<int64_t>() < 1 ||
+            dt->get<int64_t>() > domain::kMaxDigestThreshold) {
           return BadField(p + "/digest_threshold", "an integer from 1 to 1000");
         }
         route.digest_threshold = static_cast<int>(dt->get<int64_t>());

@@ -76,6 +76,7 @@ struct NewDelivery {
   std::string kind = "event";  // "event" | "test"
   TimePoint created_at{};
   TimePoint expires_at{};  // created_at + delivery_ttl: after it the delivery is dead
+  std::optional<TimePoint> due_at;  // when it may first be sent; nullopt = created_at
 };
 
 struct DeliveryRecord {
@@ -216,8 +217,10 @@ class IngestTx {
                                                         const std::string& key) = 0;
   // Returns the new seq; conflict when (project, key) was used before.
   virtual Result<int64_t> InsertEvent(const StoredEvent& event) = 0;
-  // A new pending delivery, due at created_at. Returns its id.
+  // A new pending delivery, due at due_at (or created_at). Returns its id.
   virtual Result<int64_t> InsertDelivery(const NewDelivery& delivery) = 0;
+  // Pending deliveries inserted by this transaction, due at `due` instead.
+  virtual Result<void> SetDue(const std::vector<int64_t>& ids, TimePoint due) = 0;
   virtual Result<void> AppendAudit(const AuditEntry& entry) = 0;
   // Has any scan of this project/scanner/branch been recorded?
   virtual Result<bool> HasScan(const std::string& project, const std::string& scanner,

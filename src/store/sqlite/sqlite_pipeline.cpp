@@ -304,7 +304,7 @@ class SqliteIngestTx final : public IngestTx {
               "INSERT INTO deliveries (project, channel, kind, event_seq, event_type, thread_key, "
               "severity, digest_threshold, baseline_full, state, attempts, created_at, "
               "updated_at, next_attempt_at, expires_at) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10, ?10, ?11)");
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10, ?12, ?11)");
       q->bind(1, d.project);
       q->bind(2, d.channel);
       q->bind(3, d.kind);
@@ -317,8 +317,22 @@ class SqliteIngestTx final : public IngestTx {
       q->bind(9, d.baseline_full ? 1 : 0);
       q->bind(10, Ms(d.created_at));
       q->bind(11, Ms(d.expires_at));
+      q->bind(12, Ms(d.due_at.value_or(d.created_at)));
       q.Exec();
       return c_.db().getLastInsertRowid();
+    });
+  }
+
+  Result<void> SetDue(const std::vector<int64_t>& ids, TimePoint due) override {
+    return Guarded(path_, "queueing deliveries", [&]() -> Result<void> {
+      for (int64_t id : ids) {
+        Query q(c_,
+                "UPDATE deliveries SET next_attempt_at = ?1 WHERE id = ?2 AND state = 'pending'");
+        q->bind(1, Ms(due));
+        q->bind(2, static_cast<int64_t>(id));
+        q.Exec();
+      }
+      return Ok();
     });
   }
 

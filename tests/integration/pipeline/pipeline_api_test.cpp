@@ -222,6 +222,59 @@ TEST_F(PipelineApi, FindingsSentOneByOneWithinTheDigestWindowBecomeOneDigest) {
   EXPECT_FALSE(posts.back().props.contains("tocsin_digest_count"));
 }
 
+// The digest window is decided when an event is accepted: a new finding that cannot make a
+// digest yet is due once the window is over; a batch big enough for one, other event types, and
+// routes that never digest are due at once.
+TEST_F(PipelineApi, AnAcceptedEventIsDueAtOnceUnlessItWaitsForTheDigestWindow) {
+  TocsinServer windowed([](config::Settings& s) { s.digest_window = Millis(60000); });
+  ASSERT_EQ(
+      windowed.Put("/api/v1/integrations/mattermost", {{"url", emu_.base_url()}, {"token", token_}})
+          .status,
+      200);
+  ASSERT_EQ(windowed.Post("/api/v1/projects", {{"name", "acme-web"}}).status, 201);
+  ASSERT_EQ(windowed
+                .Put("/api/v1/projects/acme-web/integrations/mattermost",
+                     {{"routes",
+                       {{{"channel", "security/alerts"}, {"digest_threshold", 10}},
+                        {{"channel", "security/scans"}, {"digest_threshold", 1000}}}}})
+                .status,
+            200);
+  const auto deliveries = [&] {
+    return windowed.Get("/api/v1/deliveries?limit=500").Json()["items"];
+  };
+  const auto waits = [](const json& d) { return d["next_attempt_at"] != d["created_at"]; };
+
+  ASSERT_EQ(windowed.Post("/api/v1/events", NewFinding("fp-lone", "high")).status, 202);
+  json items = deliveries();
+  ASSERT_EQ(items.size(), 2u);
+  for (const auto& d : items) {
+    EXPECT_EQ(waits(d), d["channel"] == "security/alerts")
+        << d.dump() << " (threshold 1000: no wait)";
+  }
+
+  json batch = json::array();
+  for (int i = 0; i < 11; ++i) batch.push_back(NewFinding("fp-" + std::to_string(i), "high"));
+  ASSERT_EQ(windowed.Post("/api/v1/events", {{"events", batch}}).status, 202);
+  items = deliveries();
+  ASSERT_EQ(items.size(), 24u);
+  for (size_t i = 0; i < 22; ++i) {  // newest first: the batch's 11 on each route
+    EXPECT_FALSE(waits(items[i])) << "more than the threshold at once: a digest now " << items[i];
+  }
+
+  const auto findings = windowed.Get("/api/v1/projects/acme-web/findings").Json()["items"];
+  ASSERT_FALSE(findings.empty());
+  const int64_t id = findings[0]["id"];
+  ASSERT_EQ(windowed
+                .Send("PATCH", "/api/v1/findings/" + std::to_string(id),
+                      json{{"status", "resolved"}}.dump())
+                .status,
+            200);
+  items = deliveries();
+  ASSERT_EQ(items.size(), 26u);
+  EXPECT_FALSE(waits(items[0])) << "a status change does not wait: " << items[0];
+  EXPECT_FALSE(waits(items[1])) << items[1];
+}
+
 // SPEC §4 at the scale the delivery issue names: 1,000 events into a server that takes 10 posts
 // a second (the emulator's limiter: Mattermost's X-Ratelimit-* headers, 429 with Retry-After).
 // Tocsin paces itself by those headers, so to make 429s happen another client of the same
