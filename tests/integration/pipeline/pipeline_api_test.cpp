@@ -46,6 +46,17 @@ class PipelineApi : public ::testing::Test {
     auto r = server_.Put("/api/v1/projects/" + project + "/integrations/mattermost", link);
     ASSERT_EQ(r.status, 200) << r.body;
   }
+  // On a server of the test's own: the integration on the emulator, and project acme-web
+  // routed by `routes`.
+  void LinkOn(TocsinServer& server, const json& routes) {
+    ASSERT_EQ(
+        server.Put("/api/v1/integrations/mattermost", {{"url", emu_.base_url()}, {"token", token_}})
+            .status,
+        200);
+    ASSERT_EQ(server.Post("/api/v1/projects", {{"name", "acme-web"}}).status, 201);
+    auto r = server.Put("/api/v1/projects/acme-web/integrations/mattermost", {{"routes", routes}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
   static json NewFinding(const std::string& fp, const std::string& severity,
                          const std::string& title = "SQL injection in query()") {
     return {{"type", "vulnerability.new"},
@@ -192,16 +203,8 @@ TEST_F(PipelineApi, NewFindingIsPostedAsAnAttachmentInTheRoutedChannel) {
 // one request at a time; a lone finding is posted once the window is over.
 TEST_F(PipelineApi, FindingsSentOneByOneWithinTheDigestWindowBecomeOneDigest) {
   TocsinServer windowed([](config::Settings& s) { s.digest_window = Millis(1500); });
-  ASSERT_EQ(
-      windowed.Put("/api/v1/integrations/mattermost", {{"url", emu_.base_url()}, {"token", token_}})
-          .status,
-      200);
-  ASSERT_EQ(windowed.Post("/api/v1/projects", {{"name", "acme-web"}}).status, 201);
-  ASSERT_EQ(windowed
-                .Put("/api/v1/projects/acme-web/integrations/mattermost",
-                     {{"routes", {{{"channel", "security/alerts"}, {"digest_threshold", 10}}}}})
-                .status,
-            200);
+  ASSERT_NO_FATAL_FAILURE(
+      LinkOn(windowed, {{{"channel", "security/alerts"}, {"digest_threshold", 10}}}));
   for (int i = 0; i < 12; ++i) {
     auto r = windowed.Post("/api/v1/events", NewFinding("fp-" + std::to_string(i), "high"));
     ASSERT_EQ(r.status, 202) << r.body;
@@ -227,18 +230,9 @@ TEST_F(PipelineApi, FindingsSentOneByOneWithinTheDigestWindowBecomeOneDigest) {
 // routes that never digest are due at once.
 TEST_F(PipelineApi, AnAcceptedEventIsDueAtOnceUnlessItWaitsForTheDigestWindow) {
   TocsinServer windowed([](config::Settings& s) { s.digest_window = Millis(60000); });
-  ASSERT_EQ(
-      windowed.Put("/api/v1/integrations/mattermost", {{"url", emu_.base_url()}, {"token", token_}})
-          .status,
-      200);
-  ASSERT_EQ(windowed.Post("/api/v1/projects", {{"name", "acme-web"}}).status, 201);
-  ASSERT_EQ(windowed
-                .Put("/api/v1/projects/acme-web/integrations/mattermost",
-                     {{"routes",
-                       {{{"channel", "security/alerts"}, {"digest_threshold", 10}},
-                        {{"channel", "security/scans"}, {"digest_threshold", 1000}}}}})
-                .status,
-            200);
+  ASSERT_NO_FATAL_FAILURE(
+      LinkOn(windowed, {{{"channel", "security/alerts"}, {"digest_threshold", 10}},
+                        {{"channel", "security/scans"}, {"digest_threshold", 1000}}}));
   const auto deliveries = [&] {
     return windowed.Get("/api/v1/deliveries?limit=500").Json()["items"];
   };
